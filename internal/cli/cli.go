@@ -1,0 +1,82 @@
+// Package cli holds what the ringtrain commands share: flags that fall back
+// to RINGTRAIN_ environment variables, and the choice of log handler.
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// EnvName returns the environment variable that stands in for a flag:
+// RINGTRAIN_ and the flag name in upper case with dashes as underscores.
+func EnvName(flagName string) string {
+	return "RINGTRAIN_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// ApplyEnv sets every flag of fs that the command line left unset from its
+// environment variable, when that is set. Call it after fs.Parse. A value
+// the flag rejects is an error naming the variable.
+func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		value, ok := lookup(EnvName(f.Name))
+		if !ok {
+			return
+		}
+		if setErr := fs.Set(f.Name, value); setErr != nil {
+			err = fmt.Errorf("invalid %s=%q: %w", EnvName(f.Name), value, setErr)
+		}
+	})
+	return err
+}
+
+// Usage returns a usage function for fs that lists every flag with its
+// environment variable and default.
+func Usage(fs *flag.FlagSet, synopsis string) func() {
+	return func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "%s\n\nFlags (each also read from the environment variable shown):\n", synopsis)
+		fs.VisitAll(func(f *flag.Flag) {
+			name, usage := flag.UnquoteUsage(f)
+			fmt.Fprintf(w, "  --%s %s\n    \t%s [%s", f.Name, name, usage, EnvName(f.Name))
+			if f.DefValue != "" {
+				fmt.Fprintf(w, ", default %s", f.DefValue)
+			}
+			fmt.Fprintln(w, "]")
+		})
+	}
+}
+
+// NewLogger returns a logger writing to w in the given format, "text" or
+// "json", at the given level, "debug", "info", "warn" or "error".
+func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid log level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid log format %q: want text or json", format)
+}
+
+// Hostname returns the machine's host name, or "node" when it has none.
+func Hostname() string {
+	if name, err := os.Hostname(); err == nil && name != "" {
+		return name
+	}
+	return "node"
+}

@@ -1,0 +1,198 @@
+package coordinator
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/ringtrain/ringtrain/internal/membership"
+	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
+)
+
+// Worker states as /status reports them.
+const (
+	WorkerJoining  = "joining"
+	WorkerTraining = "training"
+	WorkerFailed   = "failed"
+	WorkerLeft     = "left"
+)
+
+// worker is a registered worker and the connection to it.
+type worker struct {
+	name        string
+	addr        string
+	incarnation uint64
+	conn        *grpc.ClientConn
+	client      ringtrainpb.WorkerClient
+
+	// Guarded by registry.mu.
+	state string
+	step  uint64
+	// retryAt is when a worker that failed may be tried again.
+	retryAt  time.Time
+	failures int
+}
+
+// registry holds the workers that registered. Its methods are safe for
+// concurrent use: the gRPC handler adds workers while the training loop
+// reads them.
+type registry struct {
+	changed chan struct{}
+
+	// mu guards workers and the mutable fields of each worker.
+	mu      sync.Mutex
+	workers map[string]*worker
+}
+
+func newRegistry() *registry {
+	return &registry{changed: make(chan struct{}, 1), workers: make(map[string]*worker)}
+}
+
+// Register admits a worker that memberlist has found. A worker registering
+// again under the same name and address only refreshes its record; a new
+// address or incarnation replaces the record, and the old process is
+// treated as gone.
+func (c *Coordinator) Register(ctx context.Context, req *ringtrainpb.RegisterRequest) (*ringtrainpb.RegisterResponse, error) {
+	name, addr := strings.TrimSpace(req.GetName()), strings.TrimSpace(req.GetGrpcAddress())
+	if name == "" || addr == "" {
+		return nil, status.Errorf(codes.InvalidArgument, "register: name %q and gRPC address %q must both be set", name, addr)
+	}
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20)))
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "register %s: invalid gRPC address %q: %v", name, addr, err)
+	}
+	w := &worker{name: name, addr: addr, incarnation: req.GetIncarnation(), conn: conn,
+		client: ringtrainpb.NewWorkerClient(conn), state: WorkerJoining}
+	if replaced := c.registry.add(w); replaced {
+		c.logger.Info("worker registered again", "peer", name, "addr", addr)
+	} else {
+		c.logger.Info("worker registered", "peer", name, "addr", addr)
+	}
+	c.status.event("worker %s registered at %s", name, addr)
+	return &ringtrainpb.RegisterResponse{JobId: c.jobID}, nil
+}
+
+// add records w. It reports whether a record of the same name existed.
+func (r *registry) add(w *worker) bool {
+	r.mu.Lock()
+	old, exists := r.workers[w.name]
+	if exists && old.addr == w.addr && old.incarnation == w.incarnation {
+		// The same process registered again: keep the connection.
+		old.retryAt = time.Time{}
+		if old.state == WorkerFailed || old.state == WorkerLeft {
+			old.state = WorkerJoining
+		}
+		r.mu.Unlock()
+		w.conn.Close()
+		r.notify()
+		return true
+	}
+	r.workers[w.name] = w
+	r.mu.Unlock()
+	if exists {
+		old.conn.Close()
+	}
+	r.notify()
+	return exists
+}
+
+func (r *registry) notify() {
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+// candidates returns the workers a new view should hold: registered,
+// shown alive or suspect by memberlist, and not waiting out a failure.
+// They are sorted by name, so ranks do not depend on arrival order.
+func (r *registry) candidates(members []membership.Member, now time.Time) []*worker {
+	alive := make(map[string]string)
+	for _, m := range members {
+		if m.Meta.Role == membership.RoleWorker {
+			alive[m.Name] = m.Meta.GRPCAddress
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*worker
+	for _, w := range r.workers {
+		addr, ok := alive[w.name]
+		switch {
+		case !ok || addr != w.addr:
+			if w.state != WorkerFailed {
+				w.state = WorkerLeft
+			}
+		case now.Before(w.retryAt):
+		default:
+			out = append(out, w)
+		}
+	}
+	slices.SortFunc(out, func(a, b *worker) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// markFailed keeps w out of views for a while that grows with each
+// consecutive failure, from 1s up to 30s.
+func (r *registry) markFailed(w *worker, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w.failures++
+	w.state = WorkerFailed
+	w.retryAt = now.Add(min(time.Second<<min(w.failures-1, 5), 30*time.Second))
+}
+
+// setView records which workers hold the current view and their step.
+func (r *registry) setView(members []*worker, step uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	in := make(map[*worker]bool, len(members))
+	for _, w := range members {
+		in[w] = true
+		w.state = WorkerTraining
+		w.step = step
+		w.failures = 0
+	}
+	for _, w := range r.workers {
+		if !in[w] && w.state == WorkerTraining {
+			w.state = WorkerJoining
+		}
+	}
+}
+
+func (r *registry) setStep(members []*worker, step uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range members {
+		w.step = step
+	}
+}
+
+// snapshot returns the status rows of all workers, sorted by name.
+func (r *registry) snapshot() []WorkerStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]WorkerStatus, 0, len(r.workers))
+	for _, w := range r.workers {
+		out = append(out, WorkerStatus{ID: w.name, Address: w.addr, State: w.state, Step: w.step})
+	}
+	slices.SortFunc(out, func(a, b WorkerStatus) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func (r *registry) closeConns() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.workers {
+		w.conn.Close()
+	}
+}

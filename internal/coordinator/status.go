@@ -1,0 +1,219 @@
+package coordinator
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ringtrain/ringtrain/internal/modelfile"
+)
+
+// Job states as /status reports them.
+const (
+	StateLoading    = "loading"
+	StateWaiting    = "waiting"
+	StateForming    = "forming"
+	StateTraining   = "training"
+	StateEvaluating = "evaluating"
+	StateFinished   = "finished"
+	StateFailed     = "failed"
+)
+
+// maxEvents is the number of recent events /status keeps.
+const maxEvents = 200
+
+// Status is the document /status serves and --history writes.
+type Status struct {
+	JobID string `json:"job_id"`
+	State string `json:"state"`
+	// Error is set when State is failed.
+	Error        string  `json:"error,omitempty"`
+	Dataset      string  `json:"dataset"`
+	Model        string  `json:"model"`
+	Params       int     `json:"params"`
+	BatchSize    int     `json:"batch_size"`
+	Epochs       int     `json:"epochs"`
+	Optimizer    string  `json:"optimizer"`
+	LearningRate float64 `json:"learning_rate"`
+	Seed         uint64  `json:"seed"`
+	MinWorkers   int     `json:"min_workers"`
+	Generation   uint64  `json:"generation"`
+	// Epoch is the epoch in progress, counted from 1; after the job it is
+	// the last epoch.
+	Epoch int `json:"epoch"`
+	// Step counts the committed steps since the job began.
+	Step uint64 `json:"step"`
+	// EpochSamples counts the training samples committed in this epoch.
+	EpochSamples int `json:"epoch_samples"`
+	// Fingerprint is the xxHash of the parameters that every worker last
+	// agreed on, as 16 hex digits.
+	Fingerprint string         `json:"fingerprint"`
+	Workers     []WorkerStatus `json:"workers"`
+	History     []EpochStats   `json:"history"`
+	Events      []Event        `json:"events"`
+	StartedAt   time.Time      `json:"started_at"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+}
+
+// WorkerStatus is one worker's row in [Status].
+type WorkerStatus struct {
+	ID      string `json:"id"`
+	Address string `json:"address"`
+	State   string `json:"state"`
+	Step    uint64 `json:"step"`
+}
+
+// EpochStats summarises one finished epoch. TrainLoss and TrainAccuracy are
+// sample-weighted means over the epoch's steps, each measured with the
+// parameters of its step; the test figures use the parameters at the end of
+// the epoch.
+type EpochStats struct {
+	Epoch         int     `json:"epoch"`
+	Samples       int     `json:"samples"`
+	TrainLoss     float64 `json:"train_loss"`
+	TrainAccuracy float64 `json:"train_accuracy"`
+	TestLoss      float64 `json:"test_loss"`
+	TestAccuracy  float64 `json:"test_accuracy"`
+	Seconds       float64 `json:"seconds"`
+}
+
+// Event is a change in the job's life: a worker joining or failing, a new
+// view, an epoch's end.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Message string    `json:"message"`
+}
+
+// statusBoard is the job's status, written by the training loop and read by
+// the HTTP handlers. A read never waits for a step.
+type statusBoard struct {
+	workers func() []WorkerStatus
+
+	// mu guards doc.
+	mu  sync.Mutex
+	doc Status
+}
+
+func newStatusBoard(jobID string, cfg Config) *statusBoard {
+	now := time.Now().UTC()
+	return &statusBoard{doc: Status{
+		JobID:        jobID,
+		State:        StateLoading,
+		Dataset:      cfg.Dataset,
+		Model:        cfg.Model,
+		BatchSize:    cfg.BatchSize,
+		Epochs:       cfg.Epochs,
+		Optimizer:    cfg.Optimizer,
+		LearningRate: cfg.LearningRate,
+		Seed:         cfg.Seed,
+		MinWorkers:   cfg.MinWorkers,
+		History:      []EpochStats{},
+		Events:       []Event{},
+		StartedAt:    now,
+		UpdatedAt:    now,
+	}}
+}
+
+func (b *statusBoard) update(f func(s *Status)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f(&b.doc)
+	b.doc.UpdatedAt = time.Now().UTC()
+}
+
+func (b *statusBoard) setState(state string) {
+	b.update(func(s *Status) { s.State = state })
+}
+
+func (b *statusBoard) fail(err error) {
+	b.update(func(s *Status) {
+		s.State = StateFailed
+		s.Error = err.Error()
+	})
+}
+
+func (b *statusBoard) event(format string, args ...any) {
+	b.update(func(s *Status) {
+		s.Events = append(s.Events, Event{Time: time.Now().UTC(), Message: fmt.Sprintf(format, args...)})
+		if len(s.Events) > maxEvents {
+			s.Events = append(s.Events[:0], s.Events[len(s.Events)-maxEvents:]...)
+		}
+	})
+}
+
+// snapshot returns a deep copy of the document, with the worker rows as
+// they are now.
+func (b *statusBoard) snapshot() Status {
+	var workers []WorkerStatus
+	if b.workers != nil {
+		workers = b.workers()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.doc
+	s.History = append([]EpochStats{}, b.doc.History...)
+	s.Events = append([]Event{}, b.doc.Events...)
+	s.Workers = workers
+	if s.Workers == nil {
+		s.Workers = []WorkerStatus{}
+	}
+	return s
+}
+
+func (b *statusBoard) writeFile(path string) error {
+	data, err := json.MarshalIndent(b.snapshot(), "", "  ")
+	if err != nil {
+		return fmt.Errorf("coordinator: encode status: %w", err)
+	}
+	if err := modelfile.WriteAtomic(path, append(data, '\n')); err != nil {
+		return fmt.Errorf("coordinator: write status: %w", err)
+	}
+	return nil
+}
+
+func (c *Coordinator) routes() http.Handler {
+	c.status.workers = c.registry.snapshot
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(c.status.snapshot())
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, indexPage)
+	})
+	return mux
+}
+
+// indexPage is a plain page that renders /status until a full dashboard
+// replaces it.
+const indexPage = `<!doctype html>
+<html><head><meta charset="utf-8"><title>ringtrain</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style>
+</head><body><h1>ringtrain</h1><p id="summary">loading…</p>
+<h2>Epochs</h2><table id="history"></table>
+<h2>Workers</h2><table id="workers"></table>
+<script>
+function row(cells, tag) { return "<tr>" + cells.map(c => "<" + tag + ">" + c + "</" + tag + ">").join("") + "</tr>"; }
+async function refresh() {
+  const s = await (await fetch("status")).json();
+  document.getElementById("summary").textContent =
+    s.state + " · " + s.model + " on " + s.dataset + " · generation " + s.generation +
+    " · epoch " + s.epoch + "/" + s.epochs + " · step " + s.step + " · fingerprint " + s.fingerprint;
+  document.getElementById("history").innerHTML = row(["epoch", "samples", "train loss", "test loss", "train acc", "test acc", "seconds"], "th") +
+    s.history.map(h => row([h.epoch, h.samples, h.train_loss.toFixed(4), h.test_loss.toFixed(4),
+      h.train_accuracy.toFixed(4), h.test_accuracy.toFixed(4), h.seconds.toFixed(1)], "td")).join("");
+  document.getElementById("workers").innerHTML = row(["id", "address", "state", "step"], "th") +
+    s.workers.map(w => row([w.id, w.address, w.state, w.step], "td")).join("");
+}
+refresh(); setInterval(refresh, 2000);
+</script></body></html>
+`

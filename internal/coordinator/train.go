@@ -1,0 +1,340 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ringtrain/ringtrain/internal/modelfile"
+	"github.com/ringtrain/ringtrain/internal/tensor"
+	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
+)
+
+// evalChunkBytes bounds the pixels of one Evaluate call, well under gRPC's
+// 4 MiB message limit.
+const evalChunkBytes = 1 << 20
+
+// position is the job's committed progress, and the sums of the epoch in
+// progress.
+type position struct {
+	epoch  int // 0-based epoch in progress
+	offset int // training samples of this epoch that committed steps used
+	step   uint64
+	// fingerprint is that of the parameters after step, once verified.
+	fingerprint uint64
+	verified    bool
+
+	lossSum  float64
+	correct  int
+	seconds  float64
+	failures int
+}
+
+// train runs the remaining steps of every epoch and evaluates the test set
+// after each.
+func (c *Coordinator) train(ctx context.Context) error {
+	n := c.data.Train.N
+	for c.pos.epoch < c.cfg.Epochs {
+		order := epochOrder(c.cfg.Seed, c.pos.epoch, n)
+		c.status.update(func(s *Status) { s.Epoch = c.pos.epoch + 1 })
+		started := time.Now()
+		attempts := 0
+		for c.pos.offset < n {
+			if err := c.ensureView(ctx); err != nil {
+				return err
+			}
+			batch := order[c.pos.offset:min(c.pos.offset+c.cfg.BatchSize, n)]
+			err := c.step(ctx, batch)
+			if err == nil {
+				attempts = 0
+				continue
+			}
+			if !errors.Is(err, errRetry) {
+				return err
+			}
+			c.view = nil
+			c.pos.failures++
+			attempts++
+			c.logger.Warn("step abandoned", "step", c.pos.step+1, "epoch", c.pos.epoch+1, "err", err)
+			c.status.event("step %d abandoned: %v", c.pos.step+1, err)
+			// Back off when a step keeps failing without a worker to blame,
+			// so a flapping network does not spin the loop.
+			if attempts > 1 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(min(time.Duration(attempts)*200*time.Millisecond, 5*time.Second)):
+				}
+			}
+		}
+		c.pos.seconds += time.Since(started).Seconds()
+
+		c.status.setState(StateEvaluating)
+		testLoss, testAccuracy, err := c.evaluate(ctx)
+		if err != nil {
+			return err
+		}
+		stats := EpochStats{
+			Epoch:         c.pos.epoch + 1,
+			Samples:       c.pos.offset,
+			TrainLoss:     c.pos.lossSum / float64(c.pos.offset),
+			TrainAccuracy: float64(c.pos.correct) / float64(c.pos.offset),
+			TestLoss:      testLoss,
+			TestAccuracy:  testAccuracy,
+			Seconds:       c.pos.seconds,
+		}
+		c.status.update(func(s *Status) { s.History = append(s.History, stats) })
+		c.status.event("epoch %d: train loss %.4f accuracy %.4f, test loss %.4f accuracy %.4f",
+			stats.Epoch, stats.TrainLoss, stats.TrainAccuracy, stats.TestLoss, stats.TestAccuracy)
+		c.logger.Info("epoch finished", "epoch", stats.Epoch, "samples", stats.Samples,
+			"train_loss", stats.TrainLoss, "train_accuracy", stats.TrainAccuracy,
+			"test_loss", stats.TestLoss, "test_accuracy", stats.TestAccuracy,
+			"seconds", stats.Seconds, "failures", c.pos.failures, "step", c.pos.step)
+		c.pos = position{epoch: c.pos.epoch + 1, step: c.pos.step, fingerprint: c.pos.fingerprint, verified: c.pos.verified}
+	}
+	return nil
+}
+
+// step runs one global batch on the current view and commits it when every
+// worker summed its gradient. A failure returns an error wrapping errRetry
+// after marking the workers to blame; the position does not move.
+func (c *Coordinator) step(ctx context.Context, batch []int) error {
+	v := c.view
+	stepNumber := c.pos.step + 1
+	bounds := sliceBounds(len(batch), len(v.members))
+	responses := make([]*ringtrainpb.StepResponse, len(v.members))
+	c.status.setState(StateTraining)
+
+	// The coordinator waits a little longer than the workers' own deadline,
+	// so a worker stuck on a dead peer reports that before its call expires.
+	stepCtx, cancel := context.WithTimeout(ctx, c.cfg.StepTimeout+5*time.Second)
+	defer cancel()
+	errs := c.forEach(v.members, func(i int, w *worker) error {
+		resp, err := w.client.Step(stepCtx, &ringtrainpb.StepRequest{
+			Generation:  v.generation,
+			Step:        stepNumber,
+			Epoch:       uint32(c.pos.epoch + 1),
+			GlobalBatch: uint32(len(batch)),
+			Samples:     gather(&c.data.Train, batch[bounds[i]:bounds[i+1]]),
+			DropoutSeed: dropoutSeed(c.cfg.Seed, stepNumber, bounds[i]),
+		})
+		responses[i] = resp
+		return err
+	})
+	if err := c.stepFailure(ctx, v, errs); err != nil {
+		return err
+	}
+
+	fps := make([]uint64, len(responses))
+	var lossSum float64
+	var correct int
+	for i, resp := range responses {
+		fps[i] = resp.GetFingerprint()
+		lossSum += resp.GetLossSum()
+		correct += int(resp.GetCorrect())
+	}
+	if err := checkFingerprints(c.pos.step, v.members, fps); err != nil {
+		return err
+	}
+	c.pos.fingerprint, c.pos.verified = fps[0], true
+	c.pos.step = stepNumber
+	c.pos.offset += len(batch)
+	c.pos.lossSum += lossSum
+	c.pos.correct += correct
+	c.registry.setStep(v.members, stepNumber)
+	c.status.update(func(s *Status) {
+		s.Step = stepNumber
+		s.EpochSamples = c.pos.offset
+		s.Fingerprint = tensor.FormatFingerprint(c.pos.fingerprint)
+	})
+	c.logger.Debug("step committed", "step", stepNumber, "epoch", c.pos.epoch+1,
+		"loss", lossSum/float64(len(batch)), "generation", v.generation)
+	return nil
+}
+
+// stepFailure sorts the failed calls of a step. A worker that answered with
+// Aborted, FailedPrecondition or Canceled is alive and saw the failure of
+// another; any other error marks the worker itself as failed. A worker that
+// rejects its samples is a bug, not a failure, and stops the job.
+func (c *Coordinator) stepFailure(ctx context.Context, v *view, errs []error) error {
+	blamed := make([]error, len(errs))
+	failed := 0
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		failed++
+		switch status.Code(err) {
+		case codes.Aborted, codes.FailedPrecondition, codes.Canceled:
+			c.logger.Debug("worker abandoned step", "peer", v.members[i].name, "err", err)
+		case codes.InvalidArgument:
+			return fmt.Errorf("coordinator: worker %s rejected step %d: %w", v.members[i].name, c.pos.step+1, err)
+		default:
+			blamed[i] = err
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := c.dropFailed(ctx, v.members, blamed, fmt.Sprintf("step %d", c.pos.step+1)); err != nil {
+		return err
+	}
+	return fmt.Errorf("coordinator: step %d failed on %d of %d workers: %w", c.pos.step+1, failed, len(errs), errRetry)
+}
+
+// evaluate returns the test loss and accuracy of the committed parameters,
+// splitting the test set across the view's workers. A failure forms a new
+// view and evaluates again.
+func (c *Coordinator) evaluate(ctx context.Context) (loss, accuracy float64, err error) {
+	test := &c.data.Test
+	chunk := max(1, evalChunkBytes/test.Dim())
+	for {
+		if err := c.ensureView(ctx); err != nil {
+			return 0, 0, err
+		}
+		v := c.view
+		type sums struct {
+			loss        float64
+			correct, n  int
+			fingerprint uint64
+		}
+		results := make([]sums, len(v.members))
+		errs := c.forEach(v.members, func(i int, w *worker) error {
+			for from := i * chunk; from < test.N; from += len(v.members) * chunk {
+				indices := make([]int, 0, chunk)
+				for j := from; j < min(from+chunk, test.N); j++ {
+					indices = append(indices, j)
+				}
+				callCtx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
+				resp, err := w.client.Evaluate(callCtx, &ringtrainpb.EvaluateRequest{
+					Generation:    v.generation,
+					CommittedStep: c.pos.step,
+					Samples:       gather(test, indices),
+				})
+				cancel()
+				if err != nil {
+					return err
+				}
+				results[i].loss += resp.GetLossSum()
+				results[i].correct += int(resp.GetCorrect())
+				results[i].n += int(resp.GetCount())
+				results[i].fingerprint = resp.GetFingerprint()
+			}
+			return nil
+		})
+		if err := c.dropFailed(ctx, v.members, errs, "evaluate"); err != nil {
+			if !errors.Is(err, errRetry) {
+				return 0, 0, err
+			}
+			c.view = nil
+			continue
+		}
+		var total sums
+		fps := make([]uint64, 0, len(results))
+		for i, r := range results {
+			total.loss += r.loss
+			total.correct += r.correct
+			total.n += r.n
+			if r.n > 0 || i == 0 {
+				fps = append(fps, r.fingerprint)
+			}
+		}
+		if err := checkFingerprints(c.pos.step, v.members[:len(fps)], fps); err != nil {
+			return 0, 0, err
+		}
+		c.pos.fingerprint, c.pos.verified = fps[0], true
+		c.status.update(func(s *Status) { s.Fingerprint = tensor.FormatFingerprint(c.pos.fingerprint) })
+		if total.n != test.N {
+			return 0, 0, fmt.Errorf("coordinator: evaluation covered %d of %d test samples", total.n, test.N)
+		}
+		return total.loss / float64(total.n), float64(total.correct) / float64(total.n), nil
+	}
+}
+
+// writeModel fetches the committed parameters from the first worker of the
+// view and writes the model file.
+func (c *Coordinator) writeModel(ctx context.Context) error {
+	if c.cfg.Output == "" {
+		return nil
+	}
+	for {
+		if err := c.ensureView(ctx); err != nil {
+			return err
+		}
+		params, err := c.fetchParams(ctx, c.view.members[0])
+		if err != nil {
+			c.logger.Warn("fetch parameters failed", "peer", c.view.members[0].name, "err", err)
+			c.registry.markFailed(c.view.members[0], time.Now())
+			c.view = nil
+			continue
+		}
+		train := &c.data.Train
+		m := &modelfile.Model{
+			Header: modelfile.Header{
+				Model:       c.job.GetModel(),
+				Dataset:     c.data.Name,
+				Classes:     c.data.Classes,
+				ClassNames:  c.data.ClassNames,
+				Channels:    train.Channels,
+				Height:      train.Height,
+				Width:       train.Width,
+				NormMean:    c.job.GetNormMean(),
+				NormStd:     c.job.GetNormStd(),
+				Step:        c.pos.step,
+				Fingerprint: tensor.FormatFingerprint(c.pos.fingerprint),
+			},
+			Params: params,
+		}
+		if err := modelfile.Write(c.cfg.Output, m); err != nil {
+			return fmt.Errorf("coordinator: %w", err)
+		}
+		c.logger.Info("model written", "path", c.cfg.Output, "step", c.pos.step, "fingerprint", m.Header.Fingerprint)
+		c.status.event("model written to %s", c.cfg.Output)
+		return nil
+	}
+}
+
+// fetchParams reads the parameters, without the optimizer state, from w.
+func (c *Coordinator) fetchParams(ctx context.Context, w *worker) ([]float32, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
+	defer cancel()
+	stream, err := w.client.FetchState(ctx, &ringtrainpb.FetchStateRequest{Generation: c.view.generation, CommittedStep: c.pos.step})
+	if err != nil {
+		return nil, err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	n := int(first.GetHeader().GetParamCount())
+	data := make([]byte, 0, 4*n)
+	for len(data) < 4*n {
+		chunk, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		data = append(data, chunk.GetData()...)
+	}
+	if len(data) < 4*n {
+		return nil, fmt.Errorf("state stream ended after %d of %d parameter bytes", len(data), 4*n)
+	}
+	params := make([]float32, n)
+	if err := tensor.DecodeFloat32s(params, data[:4*n]); err != nil {
+		return nil, err
+	}
+	if fp := tensor.Fingerprint(params); fp != c.pos.fingerprint {
+		return nil, fmt.Errorf("fetched parameters have fingerprint %s, want %s", tensor.FormatFingerprint(fp), tensor.FormatFingerprint(c.pos.fingerprint))
+	}
+	return params, nil
+}

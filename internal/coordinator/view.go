@@ -1,0 +1,268 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ringtrain/ringtrain/internal/tensor"
+	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
+)
+
+// errRetry marks a failure the job survives: a worker failed or became
+// unreachable, and the training loop forms a new view and goes on from the
+// last committed step.
+var errRetry = errors.New("retry with a new view")
+
+// FingerprintError reports workers whose parameters differ after the same
+// committed step. Replicas must be identical bit for bit, so the job stops.
+type FingerprintError struct {
+	Step uint64
+	// Fingerprints maps each worker to the fingerprint it reported.
+	Fingerprints map[string]uint64
+}
+
+func (e *FingerprintError) Error() string {
+	groups := make(map[uint64][]string)
+	for name, fp := range e.Fingerprints {
+		groups[fp] = append(groups[fp], name)
+	}
+	var parts []string
+	for _, fp := range slices.Sorted(maps.Keys(groups)) {
+		names := groups[fp]
+		slices.Sort(names)
+		parts = append(parts, fmt.Sprintf("%s on %s", tensor.FormatFingerprint(fp), strings.Join(names, ", ")))
+	}
+	return fmt.Sprintf("coordinator: replicas differ after step %d: %s", e.Step, strings.Join(parts, "; "))
+}
+
+// view is one membership view: the workers of the ring in rank order, under
+// one generation.
+type view struct {
+	generation uint64
+	members    []*worker
+}
+
+func (v *view) names() []string {
+	names := make([]string, len(v.members))
+	for i, w := range v.members {
+		names[i] = w.name
+	}
+	return names
+}
+
+func sameMembers(v *view, candidates []*worker) bool {
+	return v != nil && slices.Equal(v.members, candidates)
+}
+
+// checkFingerprints returns a [FingerprintError] unless every worker
+// reported the same fingerprint.
+func checkFingerprints(step uint64, members []*worker, fps []uint64) error {
+	for _, fp := range fps[1:] {
+		if fp != fps[0] {
+			byName := make(map[string]uint64, len(members))
+			for i, w := range members {
+				byName[w.name] = fps[i]
+			}
+			return &FingerprintError{Step: step, Fingerprints: byName}
+		}
+	}
+	return nil
+}
+
+// ensureView returns once a view of the live workers is installed: at once
+// when the current view still matches them, else after forming a new one,
+// waiting while fewer than the minimum number of workers are available.
+func (c *Coordinator) ensureView(ctx context.Context) error {
+	waitingLogged := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		candidates := c.registry.candidates(c.node.Members(), time.Now())
+		if sameMembers(c.view, candidates) {
+			return nil
+		}
+		if len(candidates) < c.cfg.MinWorkers {
+			if !waitingLogged {
+				c.logger.Info("waiting for workers", "available", len(candidates), "min_workers", c.cfg.MinWorkers)
+				c.status.setState(StateWaiting)
+				waitingLogged = true
+			}
+			c.view = nil
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-c.registry.changed:
+			case <-c.node.Changed():
+			case <-time.After(500 * time.Millisecond):
+			}
+			continue
+		}
+		waitingLogged = false
+		err := c.formView(ctx, candidates)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errRetry) {
+			return err
+		}
+		c.logger.Warn("forming view failed, retrying", "err", err)
+	}
+}
+
+// formView installs a new generation on the candidates. Each is told the
+// ring and the committed step; those that do not hold that step receive the
+// parameters and optimizer state from one that does.
+func (c *Coordinator) formView(ctx context.Context, candidates []*worker) error {
+	c.view = nil
+	c.nextGen++
+	generation := c.nextGen
+	c.status.setState(StateForming)
+
+	ring := make([]*ringtrainpb.Peer, len(candidates))
+	for i, w := range candidates {
+		ring[i] = &ringtrainpb.Peer{Name: w.name, GrpcAddress: w.addr}
+	}
+	responses := make([]*ringtrainpb.ConfigureResponse, len(candidates))
+	errs := c.forEach(candidates, func(i int, w *worker) error {
+		ctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
+		defer cancel()
+		resp, err := w.client.Configure(ctx, &ringtrainpb.ConfigureRequest{
+			Generation:    generation,
+			Rank:          uint32(i),
+			Ring:          ring,
+			Job:           c.job,
+			CommittedStep: c.pos.step,
+			Initialize:    c.pos.step == 0,
+		})
+		responses[i] = resp
+		return err
+	})
+	if err := c.dropFailed(ctx, candidates, errs, "configure"); err != nil {
+		return err
+	}
+
+	// Workers holding the committed step must agree with each other and with
+	// the last fingerprint this coordinator verified.
+	var sources []int
+	var fps []uint64
+	for i, resp := range responses {
+		if resp.GetHasState() && resp.GetStep() == c.pos.step {
+			sources = append(sources, i)
+			fps = append(fps, resp.GetFingerprint())
+		}
+	}
+	if len(sources) == 0 {
+		return fmt.Errorf("coordinator: no live worker holds committed step %d, so the job cannot continue", c.pos.step)
+	}
+	sourceWorkers := make([]*worker, len(sources))
+	for i, s := range sources {
+		sourceWorkers[i] = candidates[s]
+	}
+	if err := checkFingerprints(c.pos.step, sourceWorkers, fps); err != nil {
+		return err
+	}
+	if c.pos.verified && fps[0] != c.pos.fingerprint {
+		return &FingerprintError{Step: c.pos.step, Fingerprints: map[string]uint64{
+			"coordinator's record": c.pos.fingerprint, sourceWorkers[0].name: fps[0]}}
+	}
+	c.pos.fingerprint, c.pos.verified = fps[0], true
+
+	source := candidates[sources[0]]
+	for i, w := range candidates {
+		if slices.Contains(sources, i) {
+			continue
+		}
+		if err := c.transferState(ctx, generation, source, w); err != nil {
+			c.registry.markFailed(w, time.Now())
+			return fmt.Errorf("coordinator: send state from %s to %s: %w: %w", source.name, w.name, err, errRetry)
+		}
+		c.logger.Info("state sent to worker", "peer", w.name, "from", source.name, "step", c.pos.step)
+	}
+
+	c.view = &view{generation: generation, members: candidates}
+	c.registry.setView(candidates, c.pos.step)
+	c.status.update(func(s *Status) {
+		s.Generation = generation
+		s.Fingerprint = tensor.FormatFingerprint(c.pos.fingerprint)
+	})
+	c.status.event("generation %d: ring of %d workers (%s) at step %d", generation, len(candidates), strings.Join(c.view.names(), ", "), c.pos.step)
+	c.logger.Info("ring formed", "generation", generation, "workers", c.view.names(), "step", c.pos.step)
+	return nil
+}
+
+// dropFailed marks the workers whose call failed and returns an error that
+// wraps errRetry when there were any.
+func (c *Coordinator) dropFailed(ctx context.Context, members []*worker, errs []error, call string) error {
+	var failed []string
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.logger.Warn("worker call failed", "call", call, "peer", members[i].name, "err", err)
+		c.registry.markFailed(members[i], time.Now())
+		c.status.event("worker %s failed during %s: %v", members[i].name, call, err)
+		failed = append(failed, members[i].name)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("coordinator: %s failed on %s: %w", call, strings.Join(failed, ", "), errRetry)
+	}
+	return nil
+}
+
+// transferState streams the committed state of src into dst.
+func (c *Coordinator) transferState(ctx context.Context, generation uint64, src, dst *worker) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
+	defer cancel()
+	in, err := src.client.FetchState(ctx, &ringtrainpb.FetchStateRequest{Generation: generation, CommittedStep: c.pos.step})
+	if err != nil {
+		return err
+	}
+	out, err := dst.client.LoadState(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		chunk, err := in.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("fetch: %w", err)
+		}
+		if err := out.Send(chunk); err != nil {
+			_, err = out.CloseAndRecv()
+			return fmt.Errorf("load: %w", err)
+		}
+	}
+	resp, err := out.CloseAndRecv()
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	if resp.GetFingerprint() != c.pos.fingerprint {
+		return fmt.Errorf("loaded fingerprint %s, want %s", tensor.FormatFingerprint(resp.GetFingerprint()), tensor.FormatFingerprint(c.pos.fingerprint))
+	}
+	return nil
+}
+
+// forEach calls f for every member concurrently and returns the errors in
+// member order.
+func (c *Coordinator) forEach(members []*worker, f func(i int, w *worker) error) []error {
+	errs := make([]error, len(members))
+	var wg sync.WaitGroup
+	for i, w := range members {
+		wg.Go(func() { errs[i] = f(i, w) })
+	}
+	wg.Wait()
+	return errs
+}

@@ -1,0 +1,41 @@
+package membership
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+)
+
+// logWriter turns memberlist's "[LEVEL] memberlist: text" lines into slog
+// records, so they keep their severity under the process's handler.
+type logWriter struct {
+	logger *slog.Logger
+}
+
+func (w logWriter) Write(p []byte) (int, error) {
+	for _, line := range bytes.Split(bytes.TrimRight(p, "\n"), []byte("\n")) {
+		w.logLine(string(line))
+	}
+	return len(p), nil
+}
+
+func (w logWriter) logLine(line string) {
+	// memberlist's logger prefixes a timestamp; the level tag follows it.
+	level := slog.LevelInfo
+	if i := strings.Index(line, "["); i >= 0 {
+		if j := strings.Index(line[i:], "]"); j > 0 {
+			switch line[i+1 : i+j] {
+			case "DEBUG", "TRACE":
+				level = slog.LevelDebug
+			case "WARN":
+				level = slog.LevelWarn
+			case "ERR", "ERROR":
+				level = slog.LevelError
+			}
+			line = strings.TrimSpace(line[i+j+1:])
+		}
+	}
+	line = strings.TrimPrefix(line, "memberlist: ")
+	w.logger.Log(context.Background(), level, line, "component", "memberlist")
+}

@@ -1,0 +1,86 @@
+package worker
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/ringtrain/ringtrain/internal/membership"
+	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
+)
+
+// registerTimeout bounds one Register call.
+const registerTimeout = 5 * time.Second
+
+// registerLoop registers with the coordinator whenever memberlist shows one
+// this worker has not registered with yet: the first coordinator, and every
+// coordinator that restarts under a new incarnation. Failed attempts back off
+// from 250ms up to 5s.
+func (w *Worker) registerLoop(ctx context.Context) {
+	type target struct {
+		addr        string
+		incarnation uint64
+	}
+	var registered target
+	backoff := 250 * time.Millisecond
+	ticker := time.NewTicker(2 * time.Second)
+	defer ticker.Stop()
+	for {
+		coord, found := w.findCoordinator()
+		if found && (target{coord.Meta.GRPCAddress, coord.Meta.Incarnation}) != registered {
+			if err := w.register(ctx, coord.Meta.GRPCAddress); err != nil {
+				w.logger.Warn("register with coordinator failed, retrying", "coordinator", coord.Meta.GRPCAddress, "retry_in", backoff, "err", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, 5*time.Second)
+				continue
+			}
+			registered = target{coord.Meta.GRPCAddress, coord.Meta.Incarnation}
+			backoff = 250 * time.Millisecond
+		}
+		if !found && registered != (target{}) {
+			w.logger.Info("coordinator gone, waiting for one", "coordinator", registered.addr)
+			registered = target{}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.node.Changed():
+		case <-ticker.C:
+		}
+	}
+}
+
+func (w *Worker) findCoordinator() (membership.Member, bool) {
+	for _, m := range w.node.Members() {
+		if m.Meta.Role == membership.RoleCoordinator && m.Meta.GRPCAddress != "" {
+			return m, true
+		}
+	}
+	return membership.Member{}, false
+}
+
+func (w *Worker) register(ctx context.Context, addr string) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, registerTimeout)
+	defer cancel()
+	resp, err := ringtrainpb.NewCoordinatorClient(conn).Register(ctx, &ringtrainpb.RegisterRequest{
+		Name:        w.cfg.Name,
+		GrpcAddress: w.grpcAddr,
+		Incarnation: w.incarnation,
+	})
+	if err != nil {
+		return err
+	}
+	w.logger.Info("registered with coordinator", "coordinator", addr, "job", resp.GetJobId())
+	return nil
+}
