@@ -37,6 +37,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&c.LearningRate, "lr", d.LearningRate, "learning rate")
 	fs.Float64Var(&c.Momentum, "momentum", d.Momentum, "momentum of sgd")
 	fs.Uint64Var(&c.Seed, "seed", d.Seed, "seed of the initial parameters, epoch orders and dropout masks")
+	fs.IntVar(&c.TrainSamples, "train-samples", 0, "use only the first N training samples, for quick runs (0: all)")
+	fs.IntVar(&c.TestSamples, "test-samples", 0, "evaluate only the first N test samples (0: all)")
 	fs.IntVar(&o.localWorkers, "local-workers", 0, "number of workers to run inside this process on loopback")
 	fs.IntVar(&c.MinWorkers, "min-workers", 0, "workers needed before training starts or goes on (default: --local-workers, or 1)")
 	fs.StringVar(&c.Name, "name", d.Name, "memberlist node name of the coordinator")

@@ -42,6 +42,12 @@ type Config struct {
 	// Seed fixes the initial parameters, the epoch orders and the dropout
 	// masks. Default 1.
 	Seed uint64
+	// TrainSamples, when positive, limits training to the first that many
+	// samples of the training set, for quick runs. Default 0: all.
+	TrainSamples int
+	// TestSamples, when positive, limits evaluation to the first that many
+	// samples of the test set. Default 0: all.
+	TestSamples int
 	// MinWorkers is the number of workers below which training waits.
 	// Default 1.
 	MinWorkers int
@@ -149,6 +155,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("coordinator: invalid Adam epsilon %g: want a positive number", c.Epsilon)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return fmt.Errorf("coordinator: invalid momentum %g: want a value in [0, 1)", c.Momentum)
+	case c.TrainSamples < 0 || c.TestSamples < 0:
+		return fmt.Errorf("coordinator: invalid sample limits %d, %d: want 0 (all) or more", c.TrainSamples, c.TestSamples)
 	case c.MinWorkers < 1:
 		return fmt.Errorf("coordinator: invalid minimum workers %d: want 1 or more", c.MinWorkers)
 	case c.StepTimeout < 0 || c.RPCTimeout < 0:

@@ -27,6 +27,8 @@ func (c *Coordinator) loadData(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("coordinator: %w", err)
 	}
+	limit(&data.Train, c.cfg.TrainSamples)
+	limit(&data.Test, c.cfg.TestSamples)
 	if err := checkLabels(data); err != nil {
 		return err
 	}
@@ -73,6 +75,16 @@ func (c *Coordinator) loadData(ctx context.Context) error {
 	c.logger.Info("dataset loaded", "dataset", data.Name, "train", train.N, "test", data.Test.N,
 		"model", spec.String(), "params", spec.ParamCount(), "normalization", len(norm.Mean) > 0)
 	return nil
+}
+
+// limit keeps the first n samples of s when n is positive and smaller.
+func limit(s *dataset.Split, n int) {
+	if n <= 0 || n >= s.N {
+		return
+	}
+	s.Pixels = s.Pixels[:n*s.Dim()]
+	s.Labels = s.Labels[:n]
+	s.N = n
 }
 
 // checkLabels rejects a label outside [0, classes) in either split before

@@ -37,5 +37,10 @@ func (w logWriter) logLine(line string) {
 		}
 	}
 	line = strings.TrimPrefix(line, "memberlist: ")
+	// After Shutdown, memberlist's goroutines still try to gossip for a
+	// moment and report the closed socket as an error. Nothing is wrong.
+	if strings.Contains(line, "use of closed network connection") {
+		level = slog.LevelDebug
+	}
 	w.logger.Log(context.Background(), level, line, "component", "memberlist")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"net"
@@ -261,8 +260,6 @@ type delegate struct {
 	meta []byte
 }
 
-var _ io.Writer = logWriter{}
-
 func (d *delegate) setMeta(b []byte) {
 	d.mu.Lock()
 	d.meta = b
@@ -289,12 +286,8 @@ func (d *delegate) NotifyJoin(m *memberlist.Node) {
 }
 
 func (d *delegate) NotifyLeave(m *memberlist.Node) {
-	// memberlist reports both a graceful leave and a death as a leave.
-	reason := "failed"
-	if m.State == memberlist.StateLeft {
-		reason = "left"
-	}
-	d.node.logger.Info("member gone", "peer", m.Name, "addr", m.Address(), "reason", reason)
+	// memberlist reports a graceful leave and a death alike.
+	d.node.logger.Info("member left or failed", "peer", m.Name, "addr", m.Address())
 	d.node.notifyChanged()
 }
 

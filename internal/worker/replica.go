@@ -36,6 +36,8 @@ type replica struct {
 
 	x       []float32
 	dlogits []float32
+	// evalX holds the inputs of an Evaluate call, which may exceed maxBatch.
+	evalX []float32
 }
 
 func newReplica(job *ringtrainpb.JobSpec) (*replica, error) {
@@ -123,6 +125,6 @@ func (r *replica) decode(samples *ringtrainpb.Samples) (x []float32, labels []ui
 		return nil, nil, 0, fmt.Errorf("got %d labels for %d samples", got, rows)
 	}
 	x = r.x[:rows*r.dim]
-	r.norm.Decode(x, samples.GetPixels(), r.channels)
+	r.norm.Decode(x, samples.GetPixels(), r.dim, r.channels)
 	return x, samples.GetLabels(), rows, nil
 }

@@ -145,25 +145,16 @@ func (w *Worker) Evaluate(ctx context.Context, req *ringtrainpb.EvaluateRequest)
 	if len(samples.GetPixels()) != total*r.dim || len(samples.GetLabels()) != total {
 		return nil, status.Errorf(codes.InvalidArgument, "worker %s: evaluate: got %d pixel bytes and %d labels for %d samples of %d", w.cfg.Name, len(samples.GetPixels()), len(samples.GetLabels()), total, r.dim)
 	}
-	for from := 0; from < total; from += r.maxBatch {
-		to := min(from+r.maxBatch, total)
-		part := &ringtrainpb.Samples{
-			Count:  uint32(to - from),
-			Pixels: samples.GetPixels()[from*r.dim : to*r.dim],
-			Labels: samples.GetLabels()[from:to],
-		}
-		x, labels, rows, err := r.decode(part)
-		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "worker %s: evaluate: %v", w.cfg.Name, err)
-		}
-		loss, correct, err := r.net.Loss(x, labels, rows)
-		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "worker %s: evaluate: %v", w.cfg.Name, err)
-		}
-		resp.LossSum += loss
-		resp.Correct += uint32(correct)
-		resp.Count += uint32(rows)
+	if cap(r.evalX) < total*r.dim {
+		r.evalX = make([]float32, total*r.dim)
 	}
+	x := r.evalX[:total*r.dim]
+	r.norm.Decode(x, samples.GetPixels(), r.dim, r.channels)
+	loss, correct, err := r.net.Loss(x, samples.GetLabels())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "worker %s: evaluate: %v", w.cfg.Name, err)
+	}
+	resp.LossSum, resp.Correct, resp.Count = loss, uint32(correct), uint32(total)
 	return resp, nil
 }
 

@@ -1,0 +1,35 @@
+package membership
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestLogWriterKeepsSeverity(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		line string
+		want string
+	}{
+		{"warn", "2026/12/03 10:00:00 [WARN] memberlist: Refuting a suspect message\n", "level=WARN msg=\"Refuting a suspect message\""},
+		{"error", "[ERR] memberlist: Failed to send ping\n", "level=ERROR msg=\"Failed to send ping\""},
+		{"debug", "[DEBUG] memberlist: Stream connection\n", "level=DEBUG msg=\"Stream connection\""},
+		{"closed socket after shutdown", "[ERR] memberlist: Failed to send gossip: use of closed network connection\n", "level=DEBUG"},
+		{"untagged", "plain text\n", "level=INFO msg=\"plain text\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w := logWriter{logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+			if _, err := w.Write([]byte(tt.line)); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(buf.String(), tt.want) {
+				t.Errorf("Write(%q) logged %q, want it to contain %q", tt.line, buf.String(), tt.want)
+			}
+		})
+	}
+}
