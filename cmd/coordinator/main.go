@@ -50,9 +50,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	opts.coord.Logger = logger
 	opts.coord.Progress = stderr
-	logger.Info("starting coordinator", "dataset", opts.coord.Dataset, "model", opts.coord.Model,
-		"epochs", opts.coord.Epochs, "batch_size", opts.coord.BatchSize, "lr", opts.coord.LearningRate,
-		"seed", opts.coord.Seed, "local_workers", opts.localWorkers, "min_workers", opts.coord.MinWorkers)
 
 	coord, err := coordinator.New(opts.coord)
 	if err != nil {

@@ -54,7 +54,7 @@ func (o *adam) reset() {
 type sgd struct{ s *nn.SGD }
 
 func (o *sgd) step(params, grad []float32) { o.s.Step(params, grad) }
-func (o *sgd) steps() int64                { return 0 }
-func (o *sgd) setSteps(int64)              {}
+func (o *sgd) steps() int64                { return o.s.T }
+func (o *sgd) setSteps(t int64)            { o.s.T = t }
 func (o *sgd) vectors() [][]float32        { return [][]float32{o.s.Velocity} }
 func (o *sgd) reset()                      { clear(o.s.Velocity) }
