@@ -32,6 +32,13 @@ func mnistDir(t *testing.T) string {
 	if root == "" {
 		return ""
 	}
+	// go test runs in the package folder; a relative path is meant from
+	// the module root, two levels up.
+	if !filepath.IsAbs(root) {
+		if _, err := os.Stat(root); err != nil {
+			root = filepath.Join("..", "..", root)
+		}
+	}
 	return filepath.Join(root, "mnist")
 }
 

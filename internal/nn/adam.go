@@ -1,0 +1,104 @@
+package nn
+
+import (
+	"math"
+)
+
+// Adam is the Adam optimizer with bias correction. The hyperparameters may
+// be changed between steps. M, V and T are its state, exported so that a
+// caller can inspect them. [Adam.State] and [Adam.SetState] copy them.
+//
+// Each Step computes, for every parameter p with gradient g,
+//
+//	m = Beta1*m + (1-Beta1)*g
+//	v = Beta2*v + (1-Beta2)*g*g
+//	p = p - LR * m̂ / (sqrt(v̂) + Eps)
+//
+// with m̂ = m/(1-Beta1^T) and v̂ = v/(1-Beta2^T), in float32.
+type Adam struct {
+	// LR is the learning rate. The default is 0.001.
+	LR float64
+	// Beta1 and Beta2 are the decay rates of the first and second moment
+	// estimates, in [0, 1). The defaults are 0.9 and 0.999.
+	Beta1, Beta2 float64
+	// Eps is added to sqrt(v̂) to keep the step finite. The default is 1e-8.
+	Eps float64
+
+	// M and V are the first and second moment estimates, one per parameter.
+	// They are allocated on the first Step.
+	M, V []float32
+	// T is the number of steps taken.
+	T int64
+}
+
+// DefaultAdam returns an Adam optimizer with LR 0.001, Beta1 0.9, Beta2
+// 0.999 and Eps 1e-8, and no state.
+func DefaultAdam() *Adam {
+	return &Adam{LR: 0.001, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
+}
+
+// Validate returns an error unless LR and Eps are positive and finite and
+// Beta1 and Beta2 lie in [0, 1).
+func (a *Adam) Validate() error {
+	if err := checkRate(kindAdam, "learning rate", a.LR, 0, math.Inf(1), false); err != nil {
+		return err
+	}
+	if err := checkRate(kindAdam, "beta1", a.Beta1, 0, 1, true); err != nil {
+		return err
+	}
+	if err := checkRate(kindAdam, "beta2", a.Beta2, 0, 1, true); err != nil {
+		return err
+	}
+	return checkRate(kindAdam, "eps", a.Eps, 0, math.Inf(1), false)
+}
+
+// Step applies one Adam update to params in place. It panics if
+// len(grad) != len(params), or if M and V exist with another length.
+func (a *Adam) Step(params, grad []float32) {
+	if a.M == nil && a.V == nil {
+		a.M = make([]float32, len(params))
+		a.V = make([]float32, len(params))
+	}
+	checkStep(kindAdam, params, grad, a.M, a.V)
+	a.T++
+
+	// math.Pow with an integer exponent only multiplies, so the bias
+	// corrections have the same bits on every platform.
+	t := float64(a.T)
+	c1 := float32(1 / (1 - math.Pow(a.Beta1, t)))
+	c2 := float32(1 / (1 - math.Pow(a.Beta2, t)))
+	b1, b2 := float32(a.Beta1), float32(a.Beta2)
+	d1, d2 := float32(1-a.Beta1), float32(1-a.Beta2)
+	lr, eps := float32(a.LR), float32(a.Eps)
+
+	m, v := a.M[:len(params)], a.V[:len(params)]
+	grad = grad[:len(params)]
+	for i, g := range grad {
+		mi := float32(b1*m[i]) + float32(d1*g)
+		vi := float32(b2*v[i]) + float32(d2*float32(g*g))
+		m[i], v[i] = mi, vi
+		den := float32(math.Sqrt(float64(float32(vi*c2)))) + eps
+		params[i] -= float32(lr*float32(mi*c1)) / den
+	}
+}
+
+// State returns a copy of M, V and T, with Kind "adam" and Slots {M, V}.
+func (a *Adam) State() OptimizerState {
+	return OptimizerState{Kind: kindAdam, Steps: a.T, Slots: exportSlots(a.M, a.V)}
+}
+
+// SetState copies M, V and T from s, which must have Kind "adam" and either
+// two equally long slots or none with Steps 0.
+func (a *Adam) SetState(s OptimizerState) error {
+	if err := checkState(s, kindAdam, 2); err != nil {
+		return err
+	}
+	if len(s.Slots) == 0 {
+		a.M, a.V, a.T = nil, nil, 0
+		return nil
+	}
+	a.M = importSlot(a.M, s.Slots[0])
+	a.V = importSlot(a.V, s.Slots[1])
+	a.T = s.Steps
+	return nil
+}

@@ -1,0 +1,86 @@
+// Package nn implements the numerics of ringtrain: dense multilayer
+// perceptrons in float32, softmax cross-entropy, weight initialisation,
+// dropout and the Adam and SGD optimizers. It contains no networking, file
+// or cluster code.
+//
+// # Overview
+//
+// A [Spec] describes a network, and [ParseSpec] reads it from a string such
+// as
+//
+//	784-100relu-60sigmoid-10
+//	3072-500sigmoid/0.2-500relu-10
+//
+// The fields are separated by '-'. The first is the number of inputs. Each
+// following field is a layer: its number of units, then its activation
+// (relu, sigmoid, tanh, or identity, also written linear), then optionally
+// '/' and the probability of dropping each of its outputs during training.
+// The last field is the output layer, whose outputs are logits for
+// softmax cross-entropy: it is written as its number of classes alone or
+// with the suffix softmax, as in 10 or 10softmax, and takes no dropout.
+// [Preset] names the two standard networks, and [ResolveSpec] accepts either
+// form.
+//
+// [NewNetwork] allocates a [Network] with all its memory. One training step
+// on a batch of rows samples out of a global batch of B is
+//
+//	n.ZeroGrad()
+//	logits := n.Forward(x, rows, true, rng)
+//	loss, correct, err := nn.SoftmaxCrossEntropy(dlogits, logits, labels, classes, 1/float32(B))
+//	n.Backward(dlogits)
+//	opt.Step(n.Params(), n.Grad())
+//
+// and [Network.AccumulateGradient] does the middle three lines. Backward adds
+// to the gradient, so several batches can be summed before one optimizer
+// step. Only the first optimizer step allocates, for the optimizer's state.
+// Apart from that, nothing in this sequence allocates memory, except what the
+// BLAS implementation allocates itself. gonum's pure-Go Sgemm starts
+// goroutines for large products, which allocates a few small objects per
+// call.
+//
+// # Parameter layout
+//
+// [Network.Params] is one contiguous []float32, and [Network.Grad] has the
+// same length and layout. For each layer in order, from the first hidden
+// layer to the output layer, it holds the weights and then the biases:
+//
+//	W  in×out values, row-major: W[i*out+j] connects input i to output j
+//	b  out values
+//
+// where in is the width of the previous layer (or the number of inputs) and
+// out is the layer's number of units. [Spec.ParamCount] is the total length,
+// and [Network.LayerParams] returns the views of one layer.
+//
+// Activations are row-major too, one sample per row. A layer computes
+// Y = f(X·W + b) for a rows×in batch X. Backward computes dW += Xᵀ·dZ and
+// dX = dZ·Wᵀ, so the three products are NoTrans·NoTrans, Trans·NoTrans and
+// NoTrans·Trans calls of blas32.Gemm.
+//
+// # Numerics
+//
+// All matrix products go through gonum.org/v1/gonum/blas/blas32, so a
+// faster implementation can be installed with blas32.Use. The default is
+// gonum's pure-Go implementation.
+//
+// Softmax cross-entropy is fused and computed from class indices, with the
+// maximum of each row subtracted before exponentiating: finite logits of any
+// size give finite losses and gradients. Losses are summed in float64.
+//
+// A later mode of the trainer needs the same binary to produce the same bits
+// on every machine. The package's own loops therefore round every product
+// that feeds a sum with an explicit float32 or float64 conversion, which
+// keeps the compiler from fusing the two into an FMA. Exponentials and
+// logarithms that feed parameters or gradients use the package's own
+// implementations, because math.Exp picks an FMA code path at run time on
+// amd64 (Go 1.26). Every buffer starts at a 64-byte boundary, because the summation
+// order of gonum's amd64 dot kernel depends on alignment. The results of the
+// BLAS implementation remain its own: with gonum, a row of a product has the
+// same bits whenever the shapes of the call are the same, but a call with
+// another number of rows may take a blocked, parallel path that sums
+// dX = dZ·Wᵀ in another order.
+//
+// Shape mismatches, such as an x of the wrong length, are programmer errors
+// and panic; each function's documentation lists its panics. A label outside
+// [0, classes) is an input error and returns an error wrapping
+// [ErrLabelRange].
+package nn
