@@ -1,0 +1,154 @@
+package checkpoint_test
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ringtrain/ringtrain/internal/checkpoint"
+	"github.com/ringtrain/ringtrain/internal/tensor"
+)
+
+var testJob = checkpoint.Job{Model: "4-3relu-2", Dataset: "mnist", Optimizer: "adam", BatchSize: 64, Seed: 1, TrainSamples: 100}
+
+func sample(step uint64) *checkpoint.Checkpoint {
+	params := []float32{1, 2, 3, float32(step)}
+	return &checkpoint.Checkpoint{
+		Header: checkpoint.Header{
+			JobID: "job", Job: testJob, Step: step, Generation: 3, Epoch: 1, Offset: 64,
+			Optimizer: "adam", OptimizerSteps: int64(step), Fingerprint: tensor.Fingerprint(params),
+		},
+		Params: params,
+		State:  [][]float32{{0.1, 0.2, 0.3, 0.4}, {0.01, 0.02, 0.03, 0.04}},
+	}
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestWriteReadRoundTrip(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	want := sample(10)
+	path, err := checkpoint.Write(dir, want, 3)
+	if err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if got, want := filepath.Base(path), "ckpt-000000000010.rtc"; got != want {
+		t.Errorf("Write path %q, want %q", got, want)
+	}
+	got, err := checkpoint.Read(path)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Read after Write (-want +got):\n%s", diff)
+	}
+}
+
+func TestWriteKeepsNewest(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, step := range []uint64{5, 10, 15, 20} {
+		if _, err := checkpoint.Write(dir, sample(step), 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{"ckpt-000000000015.rtc", "ckpt-000000000020.rtc"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("folder after four writes keeping 2 (-want +got):\n%s", diff)
+	}
+}
+
+func TestReadRejectsDamage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path, err := checkpoint.Write(dir, sample(7), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := append([]byte(nil), data...)
+	flipped[len(flipped)-20] ^= 0x40
+	version := append([]byte(nil), data...)
+	version[8] = 2
+
+	tests := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"flipped byte", flipped, checkpoint.ErrChecksum},
+		{"cut short", data[:len(data)-9], checkpoint.ErrTruncated},
+		{"other version", version, checkpoint.ErrVersion},
+		{"not a checkpoint", []byte("model file, not a checkpoint"), checkpoint.ErrFormat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "ckpt-000000000007.rtc")
+			if err := os.WriteFile(p, tt.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := checkpoint.Read(p); !errors.Is(err, tt.want) {
+				t.Errorf("Read(%s) error = %v, want %v", tt.name, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLatestSkipsDamagedFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, step := range []uint64{10, 20} {
+		if _, err := checkpoint.Write(dir, sample(step), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newest := filepath.Join(dir, checkpoint.FileName(20))
+	data, _ := os.ReadFile(newest)
+	os.WriteFile(newest, data[:len(data)/2], 0o644)
+
+	c, err := checkpoint.Latest(dir, testJob, quietLogger())
+	if err != nil {
+		t.Fatalf("Latest: %v", err)
+	}
+	if c == nil || c.Header.Step != 10 {
+		t.Fatalf("Latest returned %+v, want the checkpoint of step 10", c)
+	}
+}
+
+func TestLatestRejectsOtherJob(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if _, err := checkpoint.Write(dir, sample(10), 0); err != nil {
+		t.Fatal(err)
+	}
+	other := testJob
+	other.Model = "4-8relu-2"
+	if _, err := checkpoint.Latest(dir, other, quietLogger()); !errors.Is(err, checkpoint.ErrOtherJob) {
+		t.Errorf("Latest for another model error = %v, want ErrOtherJob", err)
+	}
+}
+
+func TestLatestEmptyFolder(t *testing.T) {
+	t.Parallel()
+	c, err := checkpoint.Latest(filepath.Join(t.TempDir(), "missing"), testJob, quietLogger())
+	if err != nil || c != nil {
+		t.Errorf("Latest(missing folder) = %v, %v, want nil, nil", c, err)
+	}
+}
