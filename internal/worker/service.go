@@ -27,6 +27,13 @@ const stateChunkBytes = 1 << 20
 // flight, so a step blocked on a dead peer returns and releases the replica.
 func (w *Worker) Configure(ctx context.Context, req *ringtrainpb.ConfigureRequest) (*ringtrainpb.ConfigureResponse, error) {
 	w.viewMu.Lock()
+	// Generations order the views of one job. A coordinator starting a new
+	// job counts from 1 again.
+	if jobID := req.GetJob().GetJobId(); jobID != w.jobID {
+		w.jobID = jobID
+		w.generation = 0
+		w.ring.Reset()
+	}
 	if req.GetGeneration() <= w.generation {
 		current := w.generation
 		w.viewMu.Unlock()

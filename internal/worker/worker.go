@@ -90,9 +90,10 @@ type Worker struct {
 	node     *membership.Node
 	grpcAddr string // advertised
 
-	// viewMu guards generation, which handlers read without waiting for a
-	// step in flight.
+	// viewMu guards jobID and generation, which handlers read without
+	// waiting for a step in flight.
 	viewMu     sync.Mutex
+	jobID      string
 	generation uint64
 
 	// stateMu serialises everything that reads or changes the replica:
