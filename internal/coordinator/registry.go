@@ -38,7 +38,12 @@ type worker struct {
 	// retryAt is when a worker that failed may be tried again.
 	retryAt  time.Time
 	failures int
+	// Moving averages of the worker's step times, and its throughput.
+	computeSeconds, allReduceSeconds, samplesPerSecond float64
 }
+
+// timingWeight is the weight of the newest step in the moving averages.
+const timingWeight = 0.1
 
 // registry holds the workers that registered. Its methods are safe for
 // concurrent use: the gRPC handler adds workers while the training loop
@@ -169,11 +174,26 @@ func (r *registry) setView(members []*worker, step uint64) {
 	}
 }
 
-func (r *registry) setStep(members []*worker, step uint64) {
+// recordStep sets the step of the view's workers and folds their step
+// times into the moving averages.
+func (r *registry) recordStep(members []*worker, step uint64, responses []*ringtrainpb.StepResponse) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, w := range members {
+	for i, w := range members {
 		w.step = step
+		resp := responses[i]
+		compute, reduce := resp.GetComputeSeconds(), resp.GetAllreduceSeconds()
+		rate := 0.0
+		if total := compute + reduce; total > 0 {
+			rate = float64(resp.GetCount()) / total
+		}
+		if w.computeSeconds == 0 && w.allReduceSeconds == 0 {
+			w.computeSeconds, w.allReduceSeconds, w.samplesPerSecond = compute, reduce, rate
+			continue
+		}
+		w.computeSeconds += timingWeight * (compute - w.computeSeconds)
+		w.allReduceSeconds += timingWeight * (reduce - w.allReduceSeconds)
+		w.samplesPerSecond += timingWeight * (rate - w.samplesPerSecond)
 	}
 }
 
@@ -183,7 +203,10 @@ func (r *registry) snapshot() []WorkerStatus {
 	defer r.mu.Unlock()
 	out := make([]WorkerStatus, 0, len(r.workers))
 	for _, w := range r.workers {
-		out = append(out, WorkerStatus{ID: w.name, Address: w.addr, State: w.state, Step: w.step})
+		out = append(out, WorkerStatus{
+			ID: w.name, Address: w.addr, State: w.state, Step: w.step,
+			ComputeSeconds: w.computeSeconds, AllReduceSeconds: w.allReduceSeconds, SamplesPerSecond: w.samplesPerSecond,
+		})
 	}
 	slices.SortFunc(out, func(a, b WorkerStatus) int { return strings.Compare(a.ID, b.ID) })
 	return out

@@ -24,6 +24,9 @@ const (
 // maxEvents is the number of recent events /status keeps.
 const maxEvents = 200
 
+// maxStepPoints bounds the per-step loss series of /status.
+const maxStepPoints = 2000
+
 // Status is the document /status serves and --history writes.
 type Status struct {
 	JobID string `json:"job_id"`
@@ -52,6 +55,9 @@ type Status struct {
 	Fingerprint string         `json:"fingerprint"`
 	Workers     []WorkerStatus `json:"workers"`
 	History     []EpochStats   `json:"history"`
+	// StepLoss is the training loss of the global batch per step, averaged
+	// over blocks of steps so that at most maxStepPoints points remain.
+	StepLoss []StepPoint `json:"step_loss"`
 	Events      []Event        `json:"events"`
 	StartedAt   time.Time      `json:"started_at"`
 	UpdatedAt   time.Time      `json:"updated_at"`
@@ -63,6 +69,19 @@ type WorkerStatus struct {
 	Address string `json:"address"`
 	State   string `json:"state"`
 	Step    uint64 `json:"step"`
+	// ComputeSeconds and AllReduceSeconds are the worker's time per step in
+	// forward and backward and in the all-reduce, as moving averages.
+	ComputeSeconds   float64 `json:"compute_seconds"`
+	AllReduceSeconds float64 `json:"allreduce_seconds"`
+	// SamplesPerSecond is the worker's slice size over its step time.
+	SamplesPerSecond float64 `json:"samples_per_second"`
+}
+
+// StepPoint is the mean training loss of the steps up to Step since the
+// previous point.
+type StepPoint struct {
+	Step uint64  `json:"step"`
+	Loss float64 `json:"loss"`
 }
 
 // EpochStats summarises one finished epoch. TrainLoss and TrainAccuracy are
@@ -91,9 +110,13 @@ type Event struct {
 type statusBoard struct {
 	workers func() []WorkerStatus
 
-	// mu guards doc.
+	// mu guards doc and the block of steps not yet in doc.StepLoss.
 	mu  sync.Mutex
 	doc Status
+	// stride is the number of steps each point of doc.StepLoss averages.
+	stride     int
+	blockSum   float64
+	blockSteps int
 }
 
 func newStatusBoard(jobID string, cfg Config) *statusBoard {
@@ -110,6 +133,7 @@ func newStatusBoard(jobID string, cfg Config) *statusBoard {
 		Seed:         cfg.Seed,
 		MinWorkers:   cfg.MinWorkers,
 		History:      []EpochStats{},
+		StepLoss:     []StepPoint{},
 		Events:       []Event{},
 		StartedAt:    now,
 		UpdatedAt:    now,
@@ -121,6 +145,33 @@ func (b *statusBoard) update(f func(s *Status)) {
 	defer b.mu.Unlock()
 	f(&b.doc)
 	b.doc.UpdatedAt = time.Now().UTC()
+}
+
+// addStepLoss records the mean loss of one committed step. When the series
+// is full, neighbouring points merge and each point then covers twice as
+// many steps.
+func (b *statusBoard) addStepLoss(step uint64, loss float64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stride == 0 {
+		b.stride = 1
+	}
+	b.blockSum += loss
+	b.blockSteps++
+	if b.blockSteps < b.stride {
+		return
+	}
+	b.doc.StepLoss = append(b.doc.StepLoss, StepPoint{Step: step, Loss: b.blockSum / float64(b.blockSteps)})
+	b.blockSum, b.blockSteps = 0, 0
+	if len(b.doc.StepLoss) >= maxStepPoints {
+		points := b.doc.StepLoss
+		merged := points[:0]
+		for i := 0; i+1 < len(points); i += 2 {
+			merged = append(merged, StepPoint{Step: points[i+1].Step, Loss: (points[i].Loss + points[i+1].Loss) / 2})
+		}
+		b.doc.StepLoss = merged
+		b.stride *= 2
+	}
 }
 
 func (b *statusBoard) setState(state string) {
@@ -155,6 +206,7 @@ func (b *statusBoard) snapshot() Status {
 	s := b.doc
 	s.History = append([]EpochStats{}, b.doc.History...)
 	s.Events = append([]Event{}, b.doc.Events...)
+	s.StepLoss = append([]StepPoint{}, b.doc.StepLoss...)
 	s.Workers = workers
 	if s.Workers == nil {
 		s.Workers = []WorkerStatus{}

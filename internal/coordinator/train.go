@@ -146,7 +146,8 @@ func (c *Coordinator) step(ctx context.Context, batch []int) error {
 	c.pos.offset += len(batch)
 	c.pos.lossSum += lossSum
 	c.pos.correct += correct
-	c.registry.setStep(v.members, stepNumber)
+	c.registry.recordStep(v.members, stepNumber, responses)
+	c.status.addStepLoss(stepNumber, lossSum/float64(len(batch)))
 	c.status.update(func(s *Status) {
 		s.Step = stepNumber
 		s.EpochSamples = c.pos.offset
