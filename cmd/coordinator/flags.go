@@ -8,6 +8,7 @@ import (
 
 	"github.com/ringtrain/ringtrain/internal/cli"
 	"github.com/ringtrain/ringtrain/internal/coordinator"
+	"github.com/ringtrain/ringtrain/internal/membership"
 )
 
 // options are the command line of a training run.
@@ -48,6 +49,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&c.AdvertiseHost, "advertise-addr", "", "host that workers use to reach this coordinator (default: memberlist's choice)")
 	fs.DurationVar(&c.StepTimeout, "step-timeout", d.StepTimeout, "deadline of one training step on the workers")
 	fs.DurationVar(&c.RPCTimeout, "rpc-timeout", d.RPCTimeout, "deadline of every other call to a worker")
+	fs.StringVar(&c.CheckpointDir, "checkpoint-dir", "", "folder for checkpoints; a restarted coordinator resumes from the newest valid one")
+	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between checkpoints; one is also written after every epoch")
+	fs.IntVar(&c.CheckpointKeep, "checkpoint-keep", d.CheckpointKeep, "number of newest checkpoints to keep")
+	fs.DurationVar(&c.Membership.ProbeInterval, "probe-interval", membership.DefaultConfig().ProbeInterval, "time between memberlist failure probes")
+	fs.IntVar(&c.Membership.SuspicionMult, "suspicion-mult", membership.DefaultConfig().SuspicionMult, "memberlist suspicion multiplier: a suspect node is declared dead after about this many probe intervals")
 	fs.StringVar(&c.Output, "output", "", "file to write the trained model to")
 	fs.StringVar(&c.History, "history", "", "file to write the final /status document to")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")

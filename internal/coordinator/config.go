@@ -65,10 +65,21 @@ type Config struct {
 	Membership membership.Config
 
 	// StepTimeout bounds one training step on the workers, the all-reduce
-	// included. Default 30s.
+	// included. A worker that stops answering without closing its
+	// connections is detected within this time, or sooner when memberlist
+	// declares it dead. Default 15s.
 	StepTimeout time.Duration
 	// RPCTimeout bounds every other call to a worker. Default 30s.
 	RPCTimeout time.Duration
+
+	// CheckpointDir, when set, is where checkpoints are written and where
+	// a restarted coordinator resumes from.
+	CheckpointDir string
+	// CheckpointEvery is the number of steps between checkpoints; one is
+	// also written at the end of every epoch. Default 500.
+	CheckpointEvery int
+	// CheckpointKeep is the number of newest checkpoints kept. Default 3.
+	CheckpointKeep int
 
 	// Output, when set, is where the trained model is written.
 	Output string
@@ -85,24 +96,26 @@ type Config struct {
 // global batch 64 with Adam.
 func DefaultConfig() Config {
 	return Config{
-		Dataset:      "mnist",
-		Normalize:    "auto",
-		Epochs:       10,
-		BatchSize:    64,
-		Optimizer:    "adam",
-		LearningRate: 0.001,
-		Beta1:        0.9,
-		Beta2:        0.999,
-		Epsilon:      1e-8,
-		Momentum:     0.9,
-		Seed:         1,
-		MinWorkers:   1,
-		Name:         "coordinator",
-		GRPCAddr:     ":7070",
-		HTTPAddr:     ":8080",
-		GossipAddr:   ":7946",
-		StepTimeout:  30 * time.Second,
-		RPCTimeout:   30 * time.Second,
+		Dataset:         "mnist",
+		Normalize:       "auto",
+		Epochs:          10,
+		BatchSize:       64,
+		Optimizer:       "adam",
+		LearningRate:    0.001,
+		Beta1:           0.9,
+		Beta2:           0.999,
+		Epsilon:         1e-8,
+		Momentum:        0.9,
+		Seed:            1,
+		MinWorkers:      1,
+		Name:            "coordinator",
+		GRPCAddr:        ":7070",
+		HTTPAddr:        ":8080",
+		GossipAddr:      ":7946",
+		StepTimeout:     15 * time.Second,
+		CheckpointEvery: 500,
+		CheckpointKeep:  3,
+		RPCTimeout:      30 * time.Second,
 	}
 }
 
@@ -128,6 +141,8 @@ func (c *Config) validate() error {
 	setDefault(&c.GossipAddr, d.GossipAddr)
 	setDefault(&c.StepTimeout, d.StepTimeout)
 	setDefault(&c.RPCTimeout, d.RPCTimeout)
+	setDefault(&c.CheckpointEvery, d.CheckpointEvery)
+	setDefault(&c.CheckpointKeep, d.CheckpointKeep)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -155,6 +170,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("coordinator: invalid Adam epsilon %g: want a positive number", c.Epsilon)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return fmt.Errorf("coordinator: invalid momentum %g: want a value in [0, 1)", c.Momentum)
+	case c.CheckpointEvery < 0 || c.CheckpointKeep < 0:
+		return fmt.Errorf("coordinator: invalid checkpoint settings every %d steps, keep %d: want positive numbers", c.CheckpointEvery, c.CheckpointKeep)
 	case c.TrainSamples < 0 || c.TestSamples < 0:
 		return fmt.Errorf("coordinator: invalid sample limits %d, %d: want 0 (all) or more", c.TrainSamples, c.TestSamples)
 	case c.MinWorkers < 1:

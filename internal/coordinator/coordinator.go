@@ -27,6 +27,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/ringtrain/ringtrain/internal/checkpoint"
 	"github.com/ringtrain/ringtrain/internal/dataset"
 	"github.com/ringtrain/ringtrain/internal/membership"
 	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
@@ -55,6 +56,15 @@ type Coordinator struct {
 	view    *view
 	pos     position
 	nextGen uint64
+	// restored is the checkpoint the job resumed from, the source of the
+	// replicas' state until workers hold it or a newer checkpoint exists.
+	restored *checkpoint.Checkpoint
+	// adopted is set once the workers' reported state has been considered.
+	adopted bool
+	// viewReason says why the next view is formed.
+	viewReason string
+	// lastMembers names the workers of the last view installed.
+	lastMembers []string
 
 	ringtrainpb.UnimplementedCoordinatorServer
 }
@@ -158,17 +168,12 @@ func (c *Coordinator) JobID() string { return c.jobID }
 func (c *Coordinator) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := c.grpcServer.Serve(c.grpcListener); err != nil {
-			c.logger.Error("gRPC server stopped", "err", err)
-		}
-	})
-	wg.Go(func() {
 		if err := c.httpServer.Serve(c.httpListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			c.logger.Error("HTTP server stopped", "err", err)
 		}
 	})
 
-	err := c.runJob(ctx)
+	err := c.runJob(ctx, &wg)
 	if err != nil {
 		c.status.fail(err)
 		c.logger.Error("job failed", "job", c.jobID, "err", err)
@@ -193,9 +198,23 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	return err
 }
 
-func (c *Coordinator) runJob(ctx context.Context) error {
+func (c *Coordinator) runJob(ctx context.Context, wg *sync.WaitGroup) error {
 	if err := c.loadData(ctx); err != nil {
 		return err
+	}
+	if err := c.restore(); err != nil {
+		return err
+	}
+	// Workers register only now, so they learn the job's identifier as the
+	// checkpoint has it.
+	wg.Go(func() {
+		if err := c.grpcServer.Serve(c.grpcListener); err != nil {
+			c.logger.Error("gRPC server stopped", "err", err)
+		}
+	})
+	c.viewReason = "job started"
+	if c.pos.step > 0 {
+		c.viewReason = "coordinator restarted"
 	}
 	if err := c.train(ctx); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -20,6 +21,7 @@ import (
 const (
 	WorkerJoining  = "joining"
 	WorkerTraining = "training"
+	WorkerSuspect  = "suspect"
 	WorkerFailed   = "failed"
 	WorkerLeft     = "left"
 )
@@ -31,6 +33,8 @@ type worker struct {
 	incarnation uint64
 	conn        *grpc.ClientConn
 	client      ringtrainpb.WorkerClient
+	// reported is what the worker said of its state when it registered.
+	reported reportedState
 
 	// Guarded by registry.mu.
 	state string
@@ -40,6 +44,16 @@ type worker struct {
 	failures int
 	// Moving averages of the worker's step times, and its throughput.
 	computeSeconds, allReduceSeconds, samplesPerSecond float64
+}
+
+// reportedState is a worker's state as it registered: the job it held
+// state of, the latest generation it installed, and its committed step.
+type reportedState struct {
+	jobID       string
+	generation  uint64
+	hasState    bool
+	step        uint64
+	fingerprint uint64
 }
 
 // timingWeight is the weight of the newest step in the moving averages.
@@ -76,7 +90,14 @@ func (c *Coordinator) Register(ctx context.Context, req *ringtrainpb.RegisterReq
 		return nil, status.Errorf(codes.InvalidArgument, "register %s: invalid gRPC address %q: %v", name, addr, err)
 	}
 	w := &worker{name: name, addr: addr, incarnation: req.GetIncarnation(), conn: conn,
-		client: ringtrainpb.NewWorkerClient(conn), state: WorkerJoining}
+		client: ringtrainpb.NewWorkerClient(conn), state: WorkerJoining,
+		reported: reportedState{
+			jobID:       req.GetJobId(),
+			generation:  req.GetGeneration(),
+			hasState:    req.GetHasState(),
+			step:        req.GetStep(),
+			fingerprint: req.GetFingerprint(),
+		}}
 	if replaced := c.registry.add(w); replaced {
 		c.logger.Info("worker registered again", "peer", name, "addr", addr)
 	} else {
@@ -93,6 +114,7 @@ func (r *registry) add(w *worker) bool {
 	if exists && old.addr == w.addr && old.incarnation == w.incarnation {
 		// The same process registered again: keep the connection.
 		old.retryAt = time.Time{}
+		old.reported = w.reported
 		if old.state == WorkerFailed || old.state == WorkerLeft {
 			old.state = WorkerJoining
 		}
@@ -122,9 +144,11 @@ func (r *registry) notify() {
 // They are sorted by name, so ranks do not depend on arrival order.
 func (r *registry) candidates(members []membership.Member, now time.Time) []*worker {
 	alive := make(map[string]string)
+	suspect := make(map[string]bool)
 	for _, m := range members {
 		if m.Meta.Role == membership.RoleWorker {
 			alive[m.Name] = m.Meta.GRPCAddress
+			suspect[m.Name] = m.State == memberlist.StateSuspect
 		}
 	}
 	r.mu.Lock()
@@ -139,6 +163,13 @@ func (r *registry) candidates(members []membership.Member, now time.Time) []*wor
 			}
 		case now.Before(w.retryAt):
 		default:
+			// A suspect worker stays in the ring until memberlist confirms
+			// its death, because a busy worker may miss a probe.
+			if suspect[w.name] && w.state == WorkerTraining {
+				w.state = WorkerSuspect
+			} else if !suspect[w.name] && w.state == WorkerSuspect {
+				w.state = WorkerTraining
+			}
 			out = append(out, w)
 		}
 	}
@@ -168,7 +199,7 @@ func (r *registry) setView(members []*worker, step uint64) {
 		w.failures = 0
 	}
 	for _, w := range r.workers {
-		if !in[w] && w.state == WorkerTraining {
+		if !in[w] && (w.state == WorkerTraining || w.state == WorkerSuspect) {
 			w.state = WorkerJoining
 		}
 	}
@@ -218,4 +249,16 @@ func (r *registry) closeConns() {
 	for _, w := range r.workers {
 		w.conn.Close()
 	}
+}
+
+// reportedStates returns what each registered worker reported when it
+// registered.
+func (r *registry) reportedStates() map[string]reportedState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]reportedState, len(r.workers))
+	for name, w := range r.workers {
+		out[name] = w.reported
+	}
+	return out
 }

@@ -55,12 +55,17 @@ type Status struct {
 	Fingerprint string         `json:"fingerprint"`
 	Workers     []WorkerStatus `json:"workers"`
 	History     []EpochStats   `json:"history"`
+	// Generations lists every membership view of the job and why it
+	// replaced the one before, oldest first.
+	Generations []GenerationChange `json:"generations"`
+	// LastCheckpoint is the path and step of the newest checkpoint written.
+	LastCheckpoint *CheckpointInfo `json:"last_checkpoint,omitempty"`
 	// StepLoss is the training loss of the global batch per step, averaged
 	// over blocks of steps so that at most maxStepPoints points remain.
-	StepLoss []StepPoint `json:"step_loss"`
-	Events      []Event        `json:"events"`
-	StartedAt   time.Time      `json:"started_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
+	StepLoss  []StepPoint `json:"step_loss"`
+	Events    []Event     `json:"events"`
+	StartedAt time.Time   `json:"started_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
 }
 
 // WorkerStatus is one worker's row in [Status].
@@ -96,6 +101,25 @@ type EpochStats struct {
 	TestLoss      float64 `json:"test_loss"`
 	TestAccuracy  float64 `json:"test_accuracy"`
 	Seconds       float64 `json:"seconds"`
+	// Failures counts the steps abandoned in this epoch because a worker
+	// failed; each was run again, so Samples stays exact.
+	Failures int `json:"failures"`
+}
+
+// GenerationChange is one membership view and the reason it was formed.
+type GenerationChange struct {
+	Generation uint64    `json:"generation"`
+	Time       time.Time `json:"time"`
+	Step       uint64    `json:"step"`
+	Workers    []string  `json:"workers"`
+	Reason     string    `json:"reason"`
+}
+
+// CheckpointInfo names a written checkpoint.
+type CheckpointInfo struct {
+	Path string    `json:"path"`
+	Step uint64    `json:"step"`
+	Time time.Time `json:"time"`
 }
 
 // Event is a change in the job's life: a worker joining or failing, a new
@@ -134,6 +158,7 @@ func newStatusBoard(jobID string, cfg Config) *statusBoard {
 		MinWorkers:   cfg.MinWorkers,
 		History:      []EpochStats{},
 		StepLoss:     []StepPoint{},
+		Generations:  []GenerationChange{},
 		Events:       []Event{},
 		StartedAt:    now,
 		UpdatedAt:    now,
@@ -207,6 +232,7 @@ func (b *statusBoard) snapshot() Status {
 	s.History = append([]EpochStats{}, b.doc.History...)
 	s.Events = append([]Event{}, b.doc.Events...)
 	s.StepLoss = append([]StepPoint{}, b.doc.StepLoss...)
+	s.Generations = append([]GenerationChange{}, b.doc.Generations...)
 	s.Workers = workers
 	if s.Workers == nil {
 		s.Workers = []WorkerStatus{}

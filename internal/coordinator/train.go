@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -29,10 +28,14 @@ type position struct {
 	fingerprint uint64
 	verified    bool
 
-	lossSum  float64
-	correct  int
-	seconds  float64
-	failures int
+	// Sums of the epoch in progress. lossSamples counts the samples whose
+	// loss is in lossSum, which after a resume from the workers' state can
+	// be fewer than offset.
+	lossSum     float64
+	correct     int
+	lossSamples int
+	seconds     float64
+	failures    int
 }
 
 // train runs the remaining steps of every epoch and evaluates the test set
@@ -49,15 +52,22 @@ func (c *Coordinator) train(ctx context.Context) error {
 				return err
 			}
 			batch := order[c.pos.offset:min(c.pos.offset+c.cfg.BatchSize, n)]
+			if c.pos.step == 0 && c.status.snapshot().LastCheckpoint == nil {
+				// A first checkpoint records the job's identifier, so a
+				// restarted coordinator can resume from the workers' state.
+				c.maybeCheckpoint(ctx, true)
+			}
 			err := c.step(ctx, batch)
 			if err == nil {
 				attempts = 0
+				c.maybeCheckpoint(ctx, false)
 				continue
 			}
 			if !errors.Is(err, errRetry) {
 				return err
 			}
 			c.view = nil
+			c.viewReason = err.Error()
 			c.pos.failures++
 			attempts++
 			c.logger.Warn("step abandoned", "step", c.pos.step+1, "epoch", c.pos.epoch+1, "err", err)
@@ -82,11 +92,12 @@ func (c *Coordinator) train(ctx context.Context) error {
 		stats := EpochStats{
 			Epoch:         c.pos.epoch + 1,
 			Samples:       c.pos.offset,
-			TrainLoss:     c.pos.lossSum / float64(c.pos.offset),
-			TrainAccuracy: float64(c.pos.correct) / float64(c.pos.offset),
+			TrainLoss:     c.pos.lossSum / float64(max(c.pos.lossSamples, 1)),
+			TrainAccuracy: float64(c.pos.correct) / float64(max(c.pos.lossSamples, 1)),
 			TestLoss:      testLoss,
 			TestAccuracy:  testAccuracy,
 			Seconds:       c.pos.seconds,
+			Failures:      c.pos.failures,
 		}
 		c.status.update(func(s *Status) { s.History = append(s.History, stats) })
 		c.status.event("epoch %d: train loss %.4f accuracy %.4f, test loss %.4f accuracy %.4f",
@@ -96,6 +107,7 @@ func (c *Coordinator) train(ctx context.Context) error {
 			"test_loss", stats.TestLoss, "test_accuracy", stats.TestAccuracy,
 			"seconds", stats.Seconds, "failures", c.pos.failures, "step", c.pos.step)
 		c.pos = position{epoch: c.pos.epoch + 1, step: c.pos.step, fingerprint: c.pos.fingerprint, verified: c.pos.verified}
+		c.maybeCheckpoint(ctx, true)
 	}
 	return nil
 }
@@ -114,6 +126,8 @@ func (c *Coordinator) step(ctx context.Context, batch []int) error {
 	// so a worker stuck on a dead peer reports that before its call expires.
 	stepCtx, cancel := context.WithTimeout(ctx, c.cfg.StepTimeout+5*time.Second)
 	defer cancel()
+	stopWatch := c.abortOnFailure(stepCtx, cancel, v, stepNumber)
+	defer stopWatch()
 	errs := c.forEach(v.members, func(i int, w *worker) error {
 		resp, err := w.client.Step(stepCtx, &ringtrainpb.StepRequest{
 			Generation:  v.generation,
@@ -146,6 +160,7 @@ func (c *Coordinator) step(ctx context.Context, batch []int) error {
 	c.pos.offset += len(batch)
 	c.pos.lossSum += lossSum
 	c.pos.correct += correct
+	c.pos.lossSamples += len(batch)
 	c.registry.recordStep(v.members, stepNumber, responses)
 	c.status.addStepLoss(stepNumber, lossSum/float64(len(batch)))
 	c.status.update(func(s *Status) {
@@ -156,6 +171,41 @@ func (c *Coordinator) step(ctx context.Context, batch []int) error {
 	c.logger.Debug("step committed", "step", stepNumber, "epoch", c.pos.epoch+1,
 		"loss", lossSum/float64(len(batch)), "generation", v.generation)
 	return nil
+}
+
+// abortOnFailure cancels a step as soon as memberlist declares a worker of
+// its view dead, so the survivors do not wait out their deadlines. The
+// returned function stops the watch and waits for it.
+func (c *Coordinator) abortOnFailure(ctx context.Context, cancel context.CancelFunc, v *view, step uint64) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-c.node.Changed():
+				live := make(map[string]bool)
+				for _, m := range c.node.Members() {
+					live[m.Name] = true
+				}
+				for _, w := range v.members {
+					if !live[w.name] {
+						c.logger.Warn("worker failed during step, aborting it", "peer", w.name, "step", step)
+						cancel()
+						return
+					}
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
 }
 
 // stepFailure sorts the failed calls of a step. A worker that answered with
@@ -270,7 +320,7 @@ func (c *Coordinator) writeModel(ctx context.Context) error {
 		if err := c.ensureView(ctx); err != nil {
 			return err
 		}
-		params, err := c.fetchParams(ctx, c.view.members[0])
+		st, err := c.fetchState(ctx, c.view.members[0])
 		if err != nil {
 			c.logger.Warn("fetch parameters failed", "peer", c.view.members[0].name, "err", err)
 			c.registry.markFailed(c.view.members[0], time.Now())
@@ -292,7 +342,7 @@ func (c *Coordinator) writeModel(ctx context.Context) error {
 				Step:        c.pos.step,
 				Fingerprint: tensor.FormatFingerprint(c.pos.fingerprint),
 			},
-			Params: params,
+			Params: st.params,
 		}
 		if err := modelfile.Write(c.cfg.Output, m); err != nil {
 			return fmt.Errorf("coordinator: %w", err)
@@ -301,41 +351,4 @@ func (c *Coordinator) writeModel(ctx context.Context) error {
 		c.status.event("model written to %s", c.cfg.Output)
 		return nil
 	}
-}
-
-// fetchParams reads the parameters, without the optimizer state, from w.
-func (c *Coordinator) fetchParams(ctx context.Context, w *worker) ([]float32, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
-	defer cancel()
-	stream, err := w.client.FetchState(ctx, &ringtrainpb.FetchStateRequest{Generation: c.view.generation, CommittedStep: c.pos.step})
-	if err != nil {
-		return nil, err
-	}
-	first, err := stream.Recv()
-	if err != nil {
-		return nil, err
-	}
-	n := int(first.GetHeader().GetParamCount())
-	data := make([]byte, 0, 4*n)
-	for len(data) < 4*n {
-		chunk, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		data = append(data, chunk.GetData()...)
-	}
-	if len(data) < 4*n {
-		return nil, fmt.Errorf("state stream ended after %d of %d parameter bytes", len(data), 4*n)
-	}
-	params := make([]float32, n)
-	if err := tensor.DecodeFloat32s(params, data[:4*n]); err != nil {
-		return nil, err
-	}
-	if fp := tensor.Fingerprint(params); fp != c.pos.fingerprint {
-		return nil, fmt.Errorf("fetched parameters have fingerprint %s, want %s", tensor.FormatFingerprint(fp), tensor.FormatFingerprint(c.pos.fingerprint))
-	}
-	return params, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ringtrain/ringtrain/internal/checkpoint"
 	"github.com/ringtrain/ringtrain/internal/tensor"
 	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
 )
@@ -106,6 +107,10 @@ func (c *Coordinator) ensureView(ctx context.Context) error {
 			continue
 		}
 		waitingLogged = false
+		if !c.adopted {
+			c.adoptWorkerState(candidates)
+			c.adopted = true
+		}
 		err := c.formView(ctx, candidates)
 		if err == nil {
 			return nil
@@ -121,7 +126,15 @@ func (c *Coordinator) ensureView(ctx context.Context) error {
 // ring and the committed step; those that do not hold that step receive the
 // parameters and optimizer state from one that does.
 func (c *Coordinator) formView(ctx context.Context, candidates []*worker) error {
+	previous := c.lastMembers
 	c.view = nil
+	// Workers may have installed newer generations of this job than the
+	// coordinator recorded, before it restarted.
+	for _, r := range c.registry.reportedStates() {
+		if r.jobID == c.jobID {
+			c.nextGen = max(c.nextGen, r.generation)
+		}
+	}
 	c.nextGen++
 	generation := c.nextGen
 	c.status.setState(StateForming)
@@ -160,7 +173,7 @@ func (c *Coordinator) formView(ctx context.Context, candidates []*worker) error 
 		}
 	}
 	if len(sources) == 0 {
-		return fmt.Errorf("coordinator: no live worker holds committed step %d, so the job cannot continue", c.pos.step)
+		return c.formFromCheckpoint(ctx, generation, candidates, previous)
 	}
 	sourceWorkers := make([]*worker, len(sources))
 	for i, s := range sources {
@@ -187,14 +200,93 @@ func (c *Coordinator) formView(ctx context.Context, candidates []*worker) error 
 		c.logger.Info("state sent to worker", "peer", w.name, "from", source.name, "step", c.pos.step)
 	}
 
-	c.view = &view{generation: generation, members: candidates}
-	c.registry.setView(candidates, c.pos.step)
+	c.installView(generation, candidates, previous)
+	return nil
+}
+
+// installView makes the configured candidates the current view and records
+// the change.
+func (c *Coordinator) installView(generation uint64, members []*worker, previous []string) {
+	c.view = &view{generation: generation, members: members}
+	c.lastMembers = c.view.names()
+	c.registry.setView(members, c.pos.step)
+	reason := describeChange(previous, c.lastMembers, c.viewReason)
+	c.viewReason = ""
+	now := time.Now().UTC()
 	c.status.update(func(s *Status) {
 		s.Generation = generation
 		s.Fingerprint = tensor.FormatFingerprint(c.pos.fingerprint)
+		s.Generations = append(s.Generations, GenerationChange{
+			Generation: generation, Time: now, Step: c.pos.step, Workers: c.lastMembers, Reason: reason,
+		})
 	})
-	c.status.event("generation %d: ring of %d workers (%s) at step %d", generation, len(candidates), strings.Join(c.view.names(), ", "), c.pos.step)
-	c.logger.Info("ring formed", "generation", generation, "workers", c.view.names(), "step", c.pos.step)
+	c.status.event("generation %d: ring of %d workers (%s) at step %d: %s", generation, len(members), strings.Join(c.lastMembers, ", "), c.pos.step, reason)
+	c.logger.Info("ring formed", "generation", generation, "workers", c.lastMembers, "step", c.pos.step, "reason", reason)
+}
+
+// describeChange says which workers joined and left between two views,
+// after the reason the old view ended, if any.
+func describeChange(before, after []string, reason string) string {
+	var parts []string
+	if reason != "" {
+		parts = append(parts, reason)
+	}
+	var joined, left []string
+	for _, name := range after {
+		if !slices.Contains(before, name) {
+			joined = append(joined, name)
+		}
+	}
+	for _, name := range before {
+		if !slices.Contains(after, name) {
+			left = append(left, name)
+		}
+	}
+	if len(joined) > 0 {
+		parts = append(parts, "joined: "+strings.Join(joined, ", "))
+	}
+	if len(left) > 0 {
+		parts = append(parts, "left: "+strings.Join(left, ", "))
+	}
+	if len(parts) == 0 {
+		return "same workers"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// formFromCheckpoint installs a view when no live worker holds the
+// committed step: the state comes from the checkpoint the job resumed
+// from, or else from the newest one on disk, and the job goes back to its
+// position. Steps after that checkpoint are computed again.
+func (c *Coordinator) formFromCheckpoint(ctx context.Context, generation uint64, candidates []*worker, previous []string) error {
+	ck := c.restored
+	if ck == nil || ck.Header.Step != c.pos.step {
+		if c.cfg.CheckpointDir == "" {
+			return fmt.Errorf("coordinator: no live worker holds committed step %d and there is no --checkpoint-dir, so the job cannot continue", c.pos.step)
+		}
+		latest, err := checkpoint.Latest(c.cfg.CheckpointDir, c.checkpointJob(), c.logger)
+		if err != nil {
+			return fmt.Errorf("coordinator: %w", err)
+		}
+		if latest == nil {
+			return fmt.Errorf("coordinator: no live worker holds committed step %d and %s has no checkpoint, so the job cannot continue", c.pos.step, c.cfg.CheckpointDir)
+		}
+		c.logger.Warn("no live worker holds the committed step, going back to the newest checkpoint",
+			"committed_step", c.pos.step, "checkpoint_step", latest.Header.Step)
+		c.status.event("all workers lost step %d; going back to checkpoint of step %d", c.pos.step, latest.Header.Step)
+		if err := c.resumeFrom(latest); err != nil {
+			return err
+		}
+		ck = latest
+	}
+	errs := c.forEach(candidates, func(i int, w *worker) error {
+		return c.loadCheckpoint(ctx, generation, w, ck)
+	})
+	if err := c.dropFailed(ctx, candidates, errs, "load checkpoint"); err != nil {
+		return err
+	}
+	c.logger.Info("state loaded from checkpoint", "step", ck.Header.Step, "workers", len(candidates))
+	c.installView(generation, candidates, previous)
 	return nil
 }
 

@@ -31,7 +31,8 @@ type Config struct {
 	// Default 1s, memberlist's LAN setting.
 	ProbeInterval time.Duration
 	// ProbeTimeout is how long a probe waits for an ack before it asks
-	// other nodes to probe indirectly. Default 500ms.
+	// other nodes to probe indirectly. Default 500ms, or half the probe
+	// interval when that is shorter.
 	ProbeTimeout time.Duration
 	// SuspicionMult scales how long a suspect node has to refute the
 	// suspicion before it is declared dead. Default 4.
@@ -63,7 +64,7 @@ func (c *Config) validate() error {
 		c.ProbeInterval = d.ProbeInterval
 	}
 	if c.ProbeTimeout == 0 {
-		c.ProbeTimeout = d.ProbeTimeout
+		c.ProbeTimeout = min(d.ProbeTimeout, c.ProbeInterval/2)
 	}
 	if c.SuspicionMult == 0 {
 		c.SuspicionMult = d.SuspicionMult

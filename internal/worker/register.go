@@ -73,14 +73,30 @@ func (w *Worker) register(ctx context.Context, addr string) error {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, registerTimeout)
 	defer cancel()
-	resp, err := ringtrainpb.NewCoordinatorClient(conn).Register(ctx, &ringtrainpb.RegisterRequest{
-		Name:        w.cfg.Name,
-		GrpcAddress: w.grpcAddr,
-		Incarnation: w.incarnation,
-	})
+	resp, err := ringtrainpb.NewCoordinatorClient(conn).Register(ctx, w.registerRequest())
 	if err != nil {
 		return err
 	}
 	w.logger.Info("registered with coordinator", "coordinator", addr, "job", resp.GetJobId())
 	return nil
+}
+
+// registerRequest describes this worker and the state it holds.
+func (w *Worker) registerRequest() *ringtrainpb.RegisterRequest {
+	req := &ringtrainpb.RegisterRequest{
+		Name:        w.cfg.Name,
+		GrpcAddress: w.grpcAddr,
+		Incarnation: w.incarnation,
+	}
+	w.viewMu.Lock()
+	req.JobId, req.Generation = w.jobID, w.generation
+	w.viewMu.Unlock()
+
+	// A step in flight holds stateMu until it ends, within its deadline.
+	w.stateMu.Lock()
+	defer w.stateMu.Unlock()
+	if r := w.replica; r != nil && r.hasState {
+		req.HasState, req.Step, req.Fingerprint = true, r.step, r.fingerprint
+	}
+	return req
 }

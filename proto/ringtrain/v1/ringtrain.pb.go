@@ -38,7 +38,18 @@ type RegisterRequest struct {
 	GrpcAddress string `protobuf:"bytes,2,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`
 	// Random value chosen at process start, so a restarted worker under the
 	// same name is told apart from the process it replaces.
-	Incarnation   uint64 `protobuf:"varint,3,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	Incarnation uint64 `protobuf:"varint,3,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// The job the worker holds state of, if any, so a restarted coordinator
+	// can resume from the workers when they are ahead of its checkpoint.
+	JobId string `protobuf:"bytes,4,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Latest generation the worker installed for that job; the coordinator
+	// forms only newer ones.
+	Generation uint64 `protobuf:"varint,5,opt,name=generation,proto3" json:"generation,omitempty"`
+	// Committed step of the worker's state and its fingerprint, when
+	// has_state is true.
+	HasState      bool   `protobuf:"varint,6,opt,name=has_state,json=hasState,proto3" json:"has_state,omitempty"`
+	Step          uint64 `protobuf:"varint,7,opt,name=step,proto3" json:"step,omitempty"`
+	Fingerprint   uint64 `protobuf:"varint,8,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -90,6 +101,41 @@ func (x *RegisterRequest) GetGrpcAddress() string {
 func (x *RegisterRequest) GetIncarnation() uint64 {
 	if x != nil {
 		return x.Incarnation
+	}
+	return 0
+}
+
+func (x *RegisterRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *RegisterRequest) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *RegisterRequest) GetHasState() bool {
+	if x != nil {
+		return x.HasState
+	}
+	return false
+}
+
+func (x *RegisterRequest) GetStep() uint64 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *RegisterRequest) GetFingerprint() uint64 {
+	if x != nil {
+		return x.Fingerprint
 	}
 	return 0
 }
@@ -1324,11 +1370,18 @@ var File_ringtrain_v1_ringtrain_proto protoreflect.FileDescriptor
 
 const file_ringtrain_v1_ringtrain_proto_rawDesc = "" +
 	"\n" +
-	"\x1cringtrain/v1/ringtrain.proto\x12\fringtrain.v1\"j\n" +
+	"\x1cringtrain/v1/ringtrain.proto\x12\fringtrain.v1\"\xf4\x01\n" +
 	"\x0fRegisterRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fgrpc_address\x18\x02 \x01(\tR\vgrpcAddress\x12 \n" +
-	"\vincarnation\x18\x03 \x01(\x04R\vincarnation\")\n" +
+	"\vincarnation\x18\x03 \x01(\x04R\vincarnation\x12\x15\n" +
+	"\x06job_id\x18\x04 \x01(\tR\x05jobId\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x05 \x01(\x04R\n" +
+	"generation\x12\x1b\n" +
+	"\thas_state\x18\x06 \x01(\bR\bhasState\x12\x12\n" +
+	"\x04step\x18\a \x01(\x04R\x04step\x12 \n" +
+	"\vfingerprint\x18\b \x01(\x04R\vfingerprint\")\n" +
 	"\x10RegisterResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\xb0\x04\n" +
 	"\aJobSpec\x12\x15\n" +
