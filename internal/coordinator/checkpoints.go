@@ -87,7 +87,7 @@ func (c *Coordinator) resumeFrom(ck *checkpoint.Checkpoint) error {
 	h := ck.Header
 	c.pos = position{
 		epoch: h.Epoch, offset: h.Offset, step: h.Step,
-		fingerprint: h.Fingerprint, verified: true,
+		fingerprint: h.Fingerprint, fingerprintStep: h.Step, verified: true,
 		lossSum: p.LossSum, correct: p.Correct, lossSamples: p.LossSamples,
 		seconds: p.Seconds, failures: p.Failures,
 	}
@@ -147,7 +147,7 @@ func (c *Coordinator) adoptWorkerState(candidates []*worker) {
 		c.pos = position{}
 	}
 	c.pos.epoch, c.pos.offset, c.pos.step = epoch, offset, bestStep
-	c.pos.fingerprint, c.pos.verified = bestFP, true
+	c.pos.setFingerprint(bestStep, bestFP)
 	c.restored = nil
 	c.status.update(func(s *Status) {
 		s.Step, s.Epoch, s.EpochSamples = bestStep, epoch+1, offset
@@ -257,9 +257,11 @@ func (c *Coordinator) fetchState(ctx context.Context, w *worker) (*state, error)
 		tensor.DecodeFloat32s(v, data[4*n*(1+i):4*n*(2+i)])
 		st.slots = append(st.slots, v)
 	}
-	if fp := tensor.Fingerprint(st.params); fp != c.pos.fingerprint {
-		return nil, fmt.Errorf("fetched parameters have fingerprint %s, want %s", tensor.FormatFingerprint(fp), tensor.FormatFingerprint(c.pos.fingerprint))
+	fp := tensor.Fingerprint(st.params)
+	if known, ok := c.pos.knownFingerprint(); ok && fp != known {
+		return nil, fmt.Errorf("fetched parameters have fingerprint %s, want %s", tensor.FormatFingerprint(fp), tensor.FormatFingerprint(known))
 	}
+	c.pos.setFingerprint(c.pos.step, fp)
 	return st, nil
 }
 

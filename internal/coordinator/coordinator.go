@@ -98,7 +98,10 @@ func New(cfg Config) (*Coordinator, error) {
 	}
 
 	mcfg := cfg.Membership
-	mcfg.Name = cfg.Name
+	// memberlist keeps a dead node's name and ignores a newcomer under it
+	// with a lower incarnation, so each coordinator process gossips under
+	// a name of its own.
+	mcfg.Name = cfg.Name + "-" + hex.EncodeToString(id[:3])
 	mcfg.BindAddr = cfg.GossipAddr
 	mcfg.AdvertiseHost = cfg.AdvertiseHost
 	mcfg.Logger = c.logger

@@ -24,9 +24,11 @@ type position struct {
 	epoch  int // 0-based epoch in progress
 	offset int // training samples of this epoch that committed steps used
 	step   uint64
-	// fingerprint is that of the parameters after step, once verified.
-	fingerprint uint64
-	verified    bool
+	// fingerprint is that of the parameters after fingerprintStep, which
+	// workers report one step late; verified says it is known at all.
+	fingerprint     uint64
+	fingerprintStep uint64
+	verified        bool
 
 	// Sums of the epoch in progress. lossSamples counts the samples whose
 	// loss is in lossSum, which after a resume from the workers' state can
@@ -36,6 +38,16 @@ type position struct {
 	lossSamples int
 	seconds     float64
 	failures    int
+}
+
+// knownFingerprint returns the verified fingerprint of the parameters after
+// the committed step, when the coordinator has one.
+func (p *position) knownFingerprint() (uint64, bool) {
+	return p.fingerprint, p.verified && p.fingerprintStep == p.step
+}
+
+func (p *position) setFingerprint(step, fp uint64) {
+	p.fingerprint, p.fingerprintStep, p.verified = fp, step, true
 }
 
 // train runs the remaining steps of every epoch and evaluates the test set
@@ -106,7 +118,8 @@ func (c *Coordinator) train(ctx context.Context) error {
 			"train_loss", stats.TrainLoss, "train_accuracy", stats.TrainAccuracy,
 			"test_loss", stats.TestLoss, "test_accuracy", stats.TestAccuracy,
 			"seconds", stats.Seconds, "failures", c.pos.failures, "step", c.pos.step)
-		c.pos = position{epoch: c.pos.epoch + 1, step: c.pos.step, fingerprint: c.pos.fingerprint, verified: c.pos.verified}
+		c.pos = position{epoch: c.pos.epoch + 1, step: c.pos.step,
+			fingerprint: c.pos.fingerprint, fingerprintStep: c.pos.fingerprintStep, verified: c.pos.verified}
 		c.maybeCheckpoint(ctx, true)
 	}
 	return nil
@@ -155,7 +168,7 @@ func (c *Coordinator) step(ctx context.Context, batch []int) error {
 	if err := checkFingerprints(c.pos.step, v.members, fps); err != nil {
 		return err
 	}
-	c.pos.fingerprint, c.pos.verified = fps[0], true
+	c.pos.setFingerprint(stepNumber-1, fps[0])
 	c.pos.step = stepNumber
 	c.pos.offset += len(batch)
 	c.pos.lossSum += lossSum
@@ -301,7 +314,7 @@ func (c *Coordinator) evaluate(ctx context.Context) (loss, accuracy float64, err
 		if err := checkFingerprints(c.pos.step, v.members[:len(fps)], fps); err != nil {
 			return 0, 0, err
 		}
-		c.pos.fingerprint, c.pos.verified = fps[0], true
+		c.pos.setFingerprint(c.pos.step, fps[0])
 		c.status.update(func(s *Status) { s.Fingerprint = tensor.FormatFingerprint(c.pos.fingerprint) })
 		if total.n != test.N {
 			return 0, 0, fmt.Errorf("coordinator: evaluation covered %d of %d test samples", total.n, test.N)

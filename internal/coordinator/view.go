@@ -182,11 +182,11 @@ func (c *Coordinator) formView(ctx context.Context, candidates []*worker) error 
 	if err := checkFingerprints(c.pos.step, sourceWorkers, fps); err != nil {
 		return err
 	}
-	if c.pos.verified && fps[0] != c.pos.fingerprint {
+	if known, ok := c.pos.knownFingerprint(); ok && fps[0] != known {
 		return &FingerprintError{Step: c.pos.step, Fingerprints: map[string]uint64{
-			"coordinator's record": c.pos.fingerprint, sourceWorkers[0].name: fps[0]}}
+			"coordinator's record": known, sourceWorkers[0].name: fps[0]}}
 	}
-	c.pos.fingerprint, c.pos.verified = fps[0], true
+	c.pos.setFingerprint(c.pos.step, fps[0])
 
 	source := candidates[sources[0]]
 	for i, w := range candidates {

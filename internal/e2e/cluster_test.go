@@ -95,7 +95,8 @@ func startWorkers(t *testing.T, ctx context.Context, n int, join string) []*work
 func getStatus(t *testing.T, httpAddr string) (coordinator.Status, error) {
 	t.Helper()
 	var s coordinator.Status
-	resp, err := http.Get("http://" + httpAddr + "/status")
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + httpAddr + "/status")
 	if err != nil {
 		return s, err
 	}

@@ -173,6 +173,16 @@ func (n *Node) Join(ctx context.Context, addrs []string) error {
 	}
 }
 
+// JoinOnce contacts the given gossip addresses once and returns an error
+// when none of them answered.
+func (n *Node) JoinOnce(addrs []string) error {
+	count, err := n.ml.Join(addrs)
+	if count > 0 {
+		return nil
+	}
+	return fmt.Errorf("membership: join %v: %w", addrs, err)
+}
+
 // Members returns the nodes that are alive or suspect, the local one
 // included. Nodes whose metadata cannot be decoded are left out.
 func (n *Node) Members() []Member {

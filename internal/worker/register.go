@@ -7,6 +7,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/hashicorp/memberlist"
+
 	"github.com/ringtrain/ringtrain/internal/membership"
 	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
 )
@@ -47,6 +49,11 @@ func (w *Worker) registerLoop(ctx context.Context) {
 			w.logger.Info("coordinator gone, waiting for one", "coordinator", registered.addr)
 			registered = target{}
 		}
+		if !found {
+			// A restarted coordinator starts a new gossip node that knows
+			// no one, so the worker contacts the join addresses again.
+			w.rejoin()
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -56,13 +63,23 @@ func (w *Worker) registerLoop(ctx context.Context) {
 	}
 }
 
+// findCoordinator returns the coordinator memberlist shows, preferring an
+// alive one to a suspect one and a newer incarnation to an older one, since
+// a crashed coordinator stays suspect for a while after its successor
+// starts.
 func (w *Worker) findCoordinator() (membership.Member, bool) {
+	var best membership.Member
+	found := false
 	for _, m := range w.node.Members() {
-		if m.Meta.Role == membership.RoleCoordinator && m.Meta.GRPCAddress != "" {
-			return m, true
+		if m.Meta.Role != membership.RoleCoordinator || m.Meta.GRPCAddress == "" {
+			continue
+		}
+		alive, bestAlive := m.State == memberlist.StateAlive, best.State == memberlist.StateAlive
+		if !found || (alive && !bestAlive) || (alive == bestAlive && m.Meta.Incarnation > best.Meta.Incarnation) {
+			best, found = m, true
 		}
 	}
-	return membership.Member{}, false
+	return best, found
 }
 
 func (w *Worker) register(ctx context.Context, addr string) error {
@@ -99,4 +116,15 @@ func (w *Worker) registerRequest() *ringtrainpb.RegisterRequest {
 		req.HasState, req.Step, req.Fingerprint = true, r.step, r.fingerprint
 	}
 	return req
+}
+
+// rejoin contacts the configured join addresses once, without waiting on
+// failure: the register loop calls it again on its next round.
+func (w *Worker) rejoin() {
+	if len(w.cfg.Join) == 0 {
+		return
+	}
+	if err := w.node.JoinOnce(w.cfg.Join); err != nil {
+		w.logger.Debug("rejoin failed", "join", w.cfg.Join, "err", err)
+	}
 }

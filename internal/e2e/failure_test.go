@@ -1,0 +1,215 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringtrain/ringtrain/internal/coordinator"
+)
+
+// process is a command of the built binaries that the test kills at its end.
+type process struct {
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+	done chan error
+}
+
+// logBuffer is a bytes.Buffer safe for the writes of a running process and
+// the reads of the test.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startProcess(t *testing.T, name string, path string, args ...string) *process {
+	t.Helper()
+	logs := &logBuffer{}
+	cmd := exec.Command(path, args...)
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &process{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("%s log (last 4000 bytes):\n%s", name, tail(logs.String(), 4000))
+		}
+	})
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// waitStatus polls /status until cond holds, and returns that document.
+func waitStatus(t *testing.T, ctx context.Context, httpAddr string, what string, cond func(coordinator.Status) bool) coordinator.Status {
+	t.Helper()
+	for {
+		if s, err := getStatus(t, httpAddr); err == nil && cond(s) {
+			return s
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func startWorkerProcesses(t *testing.T, bin, join string, n int) []*process {
+	t.Helper()
+	var procs []*process
+	for i := range n {
+		name := "proc-" + strconv.Itoa(i+1)
+		procs = append(procs, startProcess(t, name, filepath.Join(bin, "worker"),
+			"--name", name, "--join", join, "--grpc-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0",
+			"--probe-interval", "500ms"))
+	}
+	return procs
+}
+
+func coordinatorArgs(t *testing.T, gossip, httpAddr, dir string, extra ...string) []string {
+	t.Helper()
+	args := []string{
+		"--dataset", "mnist", "--grpc-addr", "127.0.0.1:0", "--http-addr", httpAddr, "--gossip-addr", gossip,
+		"--history", filepath.Join(dir, "history.json"), "--probe-interval", "500ms", "--step-timeout", "5s",
+	}
+	if d := mnistDir(t); d != "" {
+		args = append(args, "--data-dir", d)
+	}
+	return append(args, extra...)
+}
+
+func readHistory(t *testing.T, dir string) coordinator.Status {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "history.json"))
+	if err != nil {
+		t.Fatalf("read history: %v", err)
+	}
+	var s coordinator.Status
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatalf("decode history: %v", err)
+	}
+	return s
+}
+
+func waitExit(t *testing.T, ctx context.Context, p *process, name string) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Fatalf("%s exited with %v", name, err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("%s did not finish in time", name)
+	}
+}
+
+func TestWorkerKilledDuringTraining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs and kills processes; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	bin := buildCommands(t)
+	dir := t.TempDir()
+	gossip, httpAddr := freeAddr(t), freeAddr(t)
+	workers := startWorkerProcesses(t, bin, gossip, 3)
+	coord := startProcess(t, "coordinator", filepath.Join(bin, "coordinator"), coordinatorArgs(t, gossip, httpAddr, dir,
+		"--epochs", "2", "--train-samples", "12000", "--test-samples", "2000", "--min-workers", "2")...)
+
+	waitStatus(t, ctx, httpAddr, "step 100", func(s coordinator.Status) bool { return s.Step >= 100 })
+	killed := time.Now()
+	if err := workers[1].cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill worker: %v", err)
+	}
+	s := waitStatus(t, ctx, httpAddr, "a new generation", func(s coordinator.Status) bool { return s.Generation > 1 && s.State == coordinator.StateTraining })
+	t.Logf("ring re-formed %v after SIGKILL, at step %d", time.Since(killed).Round(time.Millisecond), s.Step)
+
+	waitExit(t, ctx, coord, "coordinator")
+	s = readHistory(t, dir)
+	if s.Generation < 2 {
+		t.Errorf("generation = %d, want at least 2 after a failure", s.Generation)
+	}
+	checkHistory(t, s, 2, 12000, 0.85)
+	failures := 0
+	for _, h := range s.History {
+		failures += h.Failures
+	}
+	if failures == 0 {
+		t.Error("history counts no failure, want the killed worker's")
+	}
+}
+
+func TestCoordinatorRestartResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs and kills processes; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := buildCommands(t)
+	dir := t.TempDir()
+	gossip, httpAddr := freeAddr(t), freeAddr(t)
+	startWorkerProcesses(t, bin, gossip, 3)
+	args := coordinatorArgs(t, gossip, httpAddr, dir,
+		"--epochs", "3", "--train-samples", "6000", "--test-samples", "1000", "--min-workers", "3",
+		"--checkpoint-dir", filepath.Join(dir, "checkpoints"), "--checkpoint-every", "40")
+
+	first := startProcess(t, "first coordinator", filepath.Join(bin, "coordinator"), args...)
+	before := waitStatus(t, ctx, httpAddr, "the middle of epoch 2", func(s coordinator.Status) bool {
+		return s.Epoch == 2 && s.EpochSamples >= 3000
+	})
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill coordinator: %v", err)
+	}
+	err := <-first.done
+	first.done <- err
+	t.Logf("coordinator killed at step %d", before.Step)
+
+	second := startProcess(t, "second coordinator", filepath.Join(bin, "coordinator"), args...)
+	waitExit(t, ctx, second, "second coordinator")
+	s := readHistory(t, dir)
+	if s.JobID != before.JobID {
+		t.Errorf("restarted job id %q, want %q", s.JobID, before.JobID)
+	}
+	resumed := false
+	for _, e := range s.Events {
+		resumed = resumed || strings.HasPrefix(e.Message, "resumed from")
+	}
+	if !resumed {
+		t.Error("events of the restarted coordinator name no resume")
+	}
+	checkHistory(t, s, 3, 6000, 0.85)
+	if want := uint64(3 * ((6000 + 63) / 64)); s.Step != want {
+		t.Errorf("step = %d, want %d: committed steps were lost or repeated", s.Step, want)
+	}
+}
