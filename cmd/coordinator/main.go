@@ -40,6 +40,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(ctx, args[1:])
 	}
+	if len(args) > 0 && args[0] == "evaluate" {
+		return evaluate(ctx, args[1:], os.Stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "predict" {
+		return predict(args[1:], os.Stdout, stderr)
+	}
 	opts, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
