@@ -20,6 +20,7 @@ import (
 
 	"github.com/ringtrain/ringtrain/internal/cli"
 	"github.com/ringtrain/ringtrain/internal/coordinator"
+	"github.com/ringtrain/ringtrain/internal/progress"
 	"github.com/ringtrain/ringtrain/internal/worker"
 )
 
@@ -56,6 +57,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	opts.coord.Logger = logger
 	opts.coord.Progress = stderr
+	if f, ok := stderr.(*os.File); ok {
+		opts.coord.ProgressBar = progress.IsTerminal(f)
+	}
 
 	coord, err := coordinator.New(opts.coord)
 	if err != nil {

@@ -16,9 +16,9 @@ import (
 // 4 MiB default limit.
 const stateChunkBytes = 1 << 20
 
-// progress is the part of a checkpoint that only the coordinator reads: the
+// savedProgress is the part of a checkpoint that only the coordinator reads: the
 // finished epochs and the sums of the epoch in progress.
-type progress struct {
+type savedProgress struct {
 	History     []EpochStats `json:"history"`
 	LossSum     float64      `json:"loss_sum"`
 	Correct     int          `json:"correct"`
@@ -78,7 +78,7 @@ func (c *Coordinator) restore() error {
 // resumeFrom sets the job's position, history and sums to those of ck and
 // keeps ck as the source of the replicas' state.
 func (c *Coordinator) resumeFrom(ck *checkpoint.Checkpoint) error {
-	var p progress
+	var p savedProgress
 	if len(ck.Header.Progress) > 0 {
 		if err := json.Unmarshal(ck.Header.Progress, &p); err != nil {
 			return fmt.Errorf("coordinator: checkpoint of step %d: decode progress: %w", ck.Header.Step, err)
@@ -180,7 +180,7 @@ func (c *Coordinator) writeCheckpoint(ctx context.Context) error {
 		c.view = nil
 		return fmt.Errorf("fetch state from %s: %w", source.name, err)
 	}
-	progressJSON, err := json.Marshal(progress{
+	progressJSON, err := json.Marshal(savedProgress{
 		History: c.status.snapshot().History,
 		LossSum: c.pos.lossSum, Correct: c.pos.correct, LossSamples: c.pos.lossSamples,
 		Seconds: c.pos.seconds, Failures: c.pos.failures,
@@ -210,6 +210,7 @@ func (c *Coordinator) writeCheckpoint(ctx context.Context) error {
 	}
 	c.restored = nil
 	now := time.Now().UTC()
+	c.metrics.SetCheckpointTime(now)
 	c.status.update(func(s *Status) { s.LastCheckpoint = &CheckpointInfo{Path: path, Step: c.pos.step, Time: now} })
 	c.logger.Info("checkpoint written", "path", path, "step", c.pos.step)
 	return nil

@@ -88,8 +88,12 @@ type Config struct {
 
 	// Logger receives the coordinator's logs. Nil means slog.Default().
 	Logger *slog.Logger
-	// Progress receives dataset download progress. Nil means none.
+	// Progress receives dataset download progress and, when ProgressBar
+	// is set, a progress bar per epoch. Nil means none.
 	Progress io.Writer
+	// ProgressBar draws the per-epoch bar on Progress; set it when
+	// Progress is a terminal.
+	ProgressBar bool
 }
 
 // DefaultConfig returns the defaults: mnist-mlp on MNIST for 10 epochs at

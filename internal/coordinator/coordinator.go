@@ -30,6 +30,8 @@ import (
 	"github.com/ringtrain/ringtrain/internal/checkpoint"
 	"github.com/ringtrain/ringtrain/internal/dataset"
 	"github.com/ringtrain/ringtrain/internal/membership"
+	"github.com/ringtrain/ringtrain/internal/metrics"
+	"github.com/ringtrain/ringtrain/internal/progress"
 	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
 )
 
@@ -49,6 +51,8 @@ type Coordinator struct {
 
 	registry *registry
 	status   *statusBoard
+	metrics  *metrics.Metrics
+	bar      *progress.Bar
 
 	// Owned by the training loop; no other goroutine touches them.
 	data    *dataset.Dataset
@@ -87,6 +91,8 @@ func New(cfg Config) (*Coordinator, error) {
 	}
 	c.registry = newRegistry()
 	c.status = newStatusBoard(c.jobID, cfg)
+	c.metrics = metrics.New()
+	c.bar = progress.New(cfg.Progress, cfg.ProgressBar)
 
 	var err error
 	if c.grpcListener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
@@ -222,5 +228,8 @@ func (c *Coordinator) runJob(ctx context.Context, wg *sync.WaitGroup) error {
 	if err := c.train(ctx); err != nil {
 		return err
 	}
-	return c.writeModel(ctx)
+	if err := c.writeModel(ctx); err != nil {
+		return err
+	}
+	return c.writeReport()
 }

@@ -262,3 +262,14 @@ func (r *registry) reportedStates() map[string]reportedState {
 	}
 	return out
 }
+
+// countByState returns the number of registered workers in each state.
+func (r *registry) countByState() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	counts := map[string]int{WorkerJoining: 0, WorkerTraining: 0, WorkerSuspect: 0, WorkerFailed: 0, WorkerLeft: 0}
+	for _, w := range r.workers {
+		counts[w.state]++
+	}
+	return counts
+}

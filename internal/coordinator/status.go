@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ringtrain/ringtrain/internal/dashboard"
 	"github.com/ringtrain/ringtrain/internal/modelfile"
 )
 
@@ -264,34 +265,7 @@ func (c *Coordinator) routes() http.Handler {
 		enc.SetIndent("", "  ")
 		enc.Encode(c.status.snapshot())
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, indexPage)
-	})
+	mux.Handle("GET /metrics", c.metrics.Handler())
+	mux.Handle("GET /", dashboard.Handler())
 	return mux
 }
-
-// indexPage is a plain page that renders /status until a full dashboard
-// replaces it.
-const indexPage = `<!doctype html>
-<html><head><meta charset="utf-8"><title>ringtrain</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style>
-</head><body><h1>ringtrain</h1><p id="summary">loading…</p>
-<h2>Epochs</h2><table id="history"></table>
-<h2>Workers</h2><table id="workers"></table>
-<script>
-function row(cells, tag) { return "<tr>" + cells.map(c => "<" + tag + ">" + c + "</" + tag + ">").join("") + "</tr>"; }
-async function refresh() {
-  const s = await (await fetch("status")).json();
-  document.getElementById("summary").textContent =
-    s.state + " · " + s.model + " on " + s.dataset + " · generation " + s.generation +
-    " · epoch " + s.epoch + "/" + s.epochs + " · step " + s.step + " · fingerprint " + s.fingerprint;
-  document.getElementById("history").innerHTML = row(["epoch", "samples", "train loss", "test loss", "train acc", "test acc", "seconds"], "th") +
-    s.history.map(h => row([h.epoch, h.samples, h.train_loss.toFixed(4), h.test_loss.toFixed(4),
-      h.train_accuracy.toFixed(4), h.test_accuracy.toFixed(4), h.seconds.toFixed(1)], "td")).join("");
-  document.getElementById("workers").innerHTML = row(["id", "address", "state", "step"], "th") +
-    s.workers.map(w => row([w.id, w.address, w.state, w.step], "td")).join("");
-}
-refresh(); setInterval(refresh, 2000);
-</script></body></html>
-`

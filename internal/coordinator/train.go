@@ -59,6 +59,7 @@ func (c *Coordinator) train(ctx context.Context) error {
 		c.status.update(func(s *Status) { s.Epoch = c.pos.epoch + 1 })
 		started := time.Now()
 		attempts := 0
+		c.bar.Start(c.pos.epoch+1, c.cfg.Epochs, n)
 		for c.pos.offset < n {
 			if err := c.ensureView(ctx); err != nil {
 				return err
@@ -81,6 +82,7 @@ func (c *Coordinator) train(ctx context.Context) error {
 			c.view = nil
 			c.viewReason = err.Error()
 			c.pos.failures++
+			c.metrics.AddFailure()
 			attempts++
 			c.logger.Warn("step abandoned", "step", c.pos.step+1, "epoch", c.pos.epoch+1, "err", err)
 			c.status.event("step %d abandoned: %v", c.pos.step+1, err)
@@ -95,6 +97,7 @@ func (c *Coordinator) train(ctx context.Context) error {
 			}
 		}
 		c.pos.seconds += time.Since(started).Seconds()
+		c.bar.Finish()
 
 		c.status.setState(StateEvaluating)
 		testLoss, testAccuracy, err := c.evaluate(ctx)
@@ -112,6 +115,7 @@ func (c *Coordinator) train(ctx context.Context) error {
 			Failures:      c.pos.failures,
 		}
 		c.status.update(func(s *Status) { s.History = append(s.History, stats) })
+		c.metrics.ObserveEpoch(stats.Epoch, stats.TrainLoss, stats.TrainAccuracy, stats.TestLoss, stats.TestAccuracy)
 		c.status.event("epoch %d: train loss %.4f accuracy %.4f, test loss %.4f accuracy %.4f",
 			stats.Epoch, stats.TrainLoss, stats.TrainAccuracy, stats.TestLoss, stats.TestAccuracy)
 		c.logger.Info("epoch finished", "epoch", stats.Epoch, "samples", stats.Samples,
@@ -131,6 +135,7 @@ func (c *Coordinator) train(ctx context.Context) error {
 func (c *Coordinator) step(ctx context.Context, batch []int) error {
 	v := c.view
 	stepNumber := c.pos.step + 1
+	started := time.Now()
 	bounds := sliceBounds(len(batch), len(v.members))
 	responses := make([]*ringtrainpb.StepResponse, len(v.members))
 	c.status.setState(StateTraining)
@@ -176,6 +181,8 @@ func (c *Coordinator) step(ctx context.Context, batch []int) error {
 	c.pos.lossSamples += len(batch)
 	c.registry.recordStep(v.members, stepNumber, responses)
 	c.status.addStepLoss(stepNumber, lossSum/float64(len(batch)))
+	c.observeStep(time.Since(started), v, responses, len(batch))
+	c.bar.Update(c.pos.offset, c.pos.lossSum/float64(max(c.pos.lossSamples, 1)))
 	c.status.update(func(s *Status) {
 		s.Step = stepNumber
 		s.EpochSamples = c.pos.offset
@@ -364,4 +371,19 @@ func (c *Coordinator) writeModel(ctx context.Context) error {
 		c.status.event("model written to %s", c.cfg.Output)
 		return nil
 	}
+}
+
+// observeStep feeds one committed step to the metrics: the slowest worker's
+// compute and all-reduce times, and the bytes each worker sent in the ring,
+// 2(N-1)/N times the gradient's size.
+func (c *Coordinator) observeStep(wall time.Duration, v *view, responses []*ringtrainpb.StepResponse, samples int) {
+	var compute, reduce float64
+	for _, resp := range responses {
+		compute = max(compute, resp.GetComputeSeconds())
+		reduce = max(reduce, resp.GetAllreduceSeconds())
+	}
+	n := int64(len(v.members))
+	bytes := 4 * int64(c.job.GetParamCount()) * 2 * (n - 1) / n
+	c.metrics.ObserveStep(wall.Seconds(), compute, reduce, samples, bytes)
+	c.metrics.SetWorkers(c.registry.countByState())
 }

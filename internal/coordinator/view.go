@@ -201,6 +201,7 @@ func (c *Coordinator) formView(ctx context.Context, candidates []*worker) error 
 	}
 
 	c.installView(generation, candidates, previous)
+	c.metrics.SetWorkers(c.registry.countByState())
 	return nil
 }
 
@@ -209,6 +210,7 @@ func (c *Coordinator) formView(ctx context.Context, candidates []*worker) error 
 func (c *Coordinator) installView(generation uint64, members []*worker, previous []string) {
 	c.view = &view{generation: generation, members: members}
 	c.lastMembers = c.view.names()
+	c.metrics.SetGeneration(generation)
 	c.registry.setView(members, c.pos.step)
 	reason := describeChange(previous, c.lastMembers, c.viewReason)
 	c.viewReason = ""
