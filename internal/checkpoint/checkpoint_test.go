@@ -3,6 +3,7 @@ package checkpoint_test
 import (
 	"errors"
 	"io"
+	"math"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ringtrain/ringtrain/internal/checkpoint"
+	"github.com/ringtrain/ringtrain/internal/nn"
 	"github.com/ringtrain/ringtrain/internal/tensor"
 )
 
@@ -150,5 +152,56 @@ func TestLatestEmptyFolder(t *testing.T) {
 	c, err := checkpoint.Latest(filepath.Join(t.TempDir(), "missing"), testJob, quietLogger())
 	if err != nil || c != nil {
 		t.Errorf("Latest(missing folder) = %v, %v, want nil, nil", c, err)
+	}
+}
+
+func TestAdamResumesExactly(t *testing.T) {
+	t.Parallel()
+	newAdam := func() *nn.Adam {
+		a := nn.DefaultAdam()
+		a.M, a.V = make([]float32, 1), make([]float32, 1)
+		return a
+	}
+	straight, params := newAdam(), []float32{1}
+	for _, g := range []float32{1, 1, 1} {
+		straight.Step(params, []float32{g})
+	}
+
+	// Save after three steps, load into a fresh optimizer, then take the
+	// fourth step on both.
+	dir := t.TempDir()
+	ck := &checkpoint.Checkpoint{
+		Header: checkpoint.Header{Job: testJob, Step: 3, Optimizer: "adam", OptimizerSteps: straight.T, Fingerprint: tensor.Fingerprint(params)},
+		Params: append([]float32(nil), params...),
+		State:  [][]float32{append([]float32(nil), straight.M...), append([]float32(nil), straight.V...)},
+	}
+	path, err := checkpoint.Write(dir, ck, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := checkpoint.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := newAdam()
+	copy(resumed.M, loaded.State[0])
+	copy(resumed.V, loaded.State[1])
+	resumed.T = loaded.Header.OptimizerSteps
+	resumedParams := append([]float32(nil), loaded.Params...)
+
+	straight.Step(params, []float32{-0.5})
+	resumed.Step(resumedParams, []float32{-0.5})
+	if resumedParams[0] != params[0] {
+		t.Errorf("resumed parameter %v, uninterrupted %v, want the same bits", resumedParams[0], params[0])
+	}
+	if got, want := float64(resumedParams[0]), 0.996374382102; math.Abs(got-want) > 1e-6 {
+		t.Errorf("resumed parameter %.12f, want %.12f", got, want)
+	}
+
+	// Resetting the optimizer state instead gives another value.
+	reset, resetParams := newAdam(), append([]float32(nil), loaded.Params...)
+	reset.Step(resetParams, []float32{-0.5})
+	if got, want := float64(resetParams[0]), 0.998000000010; math.Abs(got-want) > 1e-6 {
+		t.Errorf("parameter after a reset optimizer %.12f, want %.12f", got, want)
 	}
 }

@@ -163,6 +163,10 @@ func (c *Coordinator) GossipAddr() string { return c.node.GossipAddr() }
 // HTTPAddr returns the address the status server listens on.
 func (c *Coordinator) HTTPAddr() string { return c.httpListener.Addr().String() }
 
+// FinalStatus returns the job's status document, as /status serves it. After
+// [Coordinator.Run] returns, it is the final one.
+func (c *Coordinator) FinalStatus() Status { return c.status.snapshot() }
+
 // JobID returns the job's identifier.
 func (c *Coordinator) JobID() string { return c.jobID }
 
