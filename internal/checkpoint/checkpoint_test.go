@@ -3,8 +3,8 @@ package checkpoint_test
 import (
 	"errors"
 	"io"
-	"math"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
