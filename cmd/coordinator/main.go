@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	return err
 }
 
-// healthcheck exits 0 when the coordinator's /healthz answers, for
+// healthcheck exits 0 when the coordinator's /healthz returns 200, for
 // container health checks in images that hold no other program.
 func healthcheck(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)

@@ -65,7 +65,7 @@ type Config struct {
 	Membership membership.Config
 
 	// StepTimeout bounds one training step on the workers, the all-reduce
-	// included. A worker that stops answering without closing its
+	// included. A worker that stops responding without closing its
 	// connections is detected within this time, or sooner when memberlist
 	// declares it dead. Default 15s.
 	StepTimeout time.Duration

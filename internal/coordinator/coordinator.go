@@ -65,7 +65,7 @@ type Coordinator struct {
 	restored *checkpoint.Checkpoint
 	// adopted is set once the workers' reported state has been considered.
 	adopted bool
-	// viewReason says why the next view is formed.
+	// viewReason is the reason the next view is formed.
 	viewReason string
 	// lastMembers names the workers of the last view installed.
 	lastMembers []string
@@ -174,10 +174,10 @@ func (c *Coordinator) JobID() string { return c.jobID }
 // It returns nil when every epoch finished, and an error when the job
 // cannot go on or ctx ends. Either way the servers are stopped on return.
 //
-// Shutdown order: the final status is written first, so a reader of the
-// history file sees the job's end; then the coordinator leaves the gossip
-// cluster, so workers stop looking for it; then the gRPC server stops, and
-// the HTTP server last, so /status stays readable to the end.
+// Shutdown order: the final status is written first, so the history file
+// records the job's end. Then the coordinator leaves the gossip cluster, so
+// workers stop looking for it. Then the gRPC server stops, and the HTTP
+// server last, so /status stays readable to the end.
 func (c *Coordinator) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {

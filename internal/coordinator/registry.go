@@ -33,7 +33,7 @@ type worker struct {
 	incarnation uint64
 	conn        *grpc.ClientConn
 	client      ringtrainpb.WorkerClient
-	// reported is what the worker said of its state when it registered.
+	// reported is the worker's state as its Register request described it.
 	reported reportedState
 
 	// Guarded by registry.mu.
@@ -75,7 +75,7 @@ func newRegistry() *registry {
 }
 
 // Register admits a worker that memberlist has found. A worker registering
-// again under the same name and address only refreshes its record; a new
+// again under the same name and address only refreshes its record. A new
 // address or incarnation replaces the record, and the old process is
 // treated as gone.
 func (c *Coordinator) Register(ctx context.Context, req *ringtrainpb.RegisterRequest) (*ringtrainpb.RegisterResponse, error) {

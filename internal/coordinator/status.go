@@ -92,7 +92,7 @@ type StepPoint struct {
 
 // EpochStats summarises one finished epoch. TrainLoss and TrainAccuracy are
 // sample-weighted means over the epoch's steps, each measured with the
-// parameters of its step; the test figures use the parameters at the end of
+// parameters of its step. The test figures use the parameters at the end of
 // the epoch.
 type EpochStats struct {
 	Epoch         int     `json:"epoch"`
@@ -131,7 +131,8 @@ type Event struct {
 }
 
 // statusBoard is the job's status, written by the training loop and read by
-// the HTTP handlers. A read never waits for a step.
+// the HTTP handlers. Writers hold its lock only to copy values in, never
+// across an RPC, so a read does not wait for a step.
 type statusBoard struct {
 	workers func() []WorkerStatus
 

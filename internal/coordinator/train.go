@@ -25,7 +25,7 @@ type position struct {
 	offset int // training samples of this epoch that committed steps used
 	step   uint64
 	// fingerprint is that of the parameters after fingerprintStep, which
-	// workers report one step late; verified says it is known at all.
+	// workers report one step late. verified is false until one is known.
 	fingerprint     uint64
 	fingerprintStep uint64
 	verified        bool
@@ -228,9 +228,9 @@ func (c *Coordinator) abortOnFailure(ctx context.Context, cancel context.CancelF
 	}
 }
 
-// stepFailure sorts the failed calls of a step. A worker that answered with
+// stepFailure sorts the failed calls of a step. A worker that returned
 // Aborted, FailedPrecondition or Canceled is alive and saw the failure of
-// another; any other error marks the worker itself as failed. A worker that
+// another, while any other error marks the worker itself as failed. A worker that
 // rejects its samples is a bug, not a failure, and stops the job.
 func (c *Coordinator) stepFailure(ctx context.Context, v *view, errs []error) error {
 	blamed := make([]error, len(errs))

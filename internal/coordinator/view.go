@@ -122,9 +122,9 @@ func (c *Coordinator) ensureView(ctx context.Context) error {
 	}
 }
 
-// formView installs a new generation on the candidates. Each is told the
-// ring and the committed step; those that do not hold that step receive the
-// parameters and optimizer state from one that does.
+// formView installs a new generation on the candidates. Each receives the
+// ring and the committed step, and those that do not hold that step receive
+// the parameters and optimizer state from one that does.
 func (c *Coordinator) formView(ctx context.Context, candidates []*worker) error {
 	previous := c.lastMembers
 	c.view = nil
@@ -226,7 +226,7 @@ func (c *Coordinator) installView(generation uint64, members []*worker, previous
 	c.logger.Info("ring formed", "generation", generation, "workers", c.lastMembers, "step", c.pos.step, "reason", reason)
 }
 
-// describeChange says which workers joined and left between two views,
+// describeChange lists the workers that joined and left between two views,
 // after the reason the old view ended, if any.
 func describeChange(before, after []string, reason string) string {
 	var parts []string

@@ -78,7 +78,7 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Member is a node as the local node sees it.
+// Member is a node as the local node's member list records it.
 type Member struct {
 	Name string
 	// Addr is the member's gossip address, host:port.
@@ -149,7 +149,7 @@ func Start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// Join contacts the given gossip addresses until one of them answers or ctx
+// Join contacts the given gossip addresses until one of them responds or ctx
 // ends, backing off between rounds from 250ms up to 5s. An empty list
 // returns at once: the node waits for others to join it.
 func (n *Node) Join(ctx context.Context, addrs []string) error {
@@ -174,7 +174,7 @@ func (n *Node) Join(ctx context.Context, addrs []string) error {
 }
 
 // JoinOnce contacts the given gossip addresses once and returns an error
-// when none of them answered.
+// when none of them responded.
 func (n *Node) JoinOnce(addrs []string) error {
 	count, err := n.ml.Join(addrs)
 	if count > 0 {

@@ -50,8 +50,8 @@ func (w *Worker) registerLoop(ctx context.Context) {
 			registered = target{}
 		}
 		if !found {
-			// A restarted coordinator starts a new gossip node that knows
-			// no one, so the worker contacts the join addresses again.
+			// A restarted coordinator starts a new gossip node with no
+			// members, so the worker contacts the join addresses again.
 			w.rejoin()
 		}
 		select {

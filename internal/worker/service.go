@@ -125,7 +125,7 @@ func (w *Worker) Step(ctx context.Context, req *ringtrainpb.StepRequest) (*ringt
 	return resp, nil
 }
 
-// ringStatus maps an all-reduce failure to a status code. Aborted tells the
+// ringStatus maps an all-reduce failure to a status code. Aborted informs the
 // coordinator that this worker is alive and the failure lies elsewhere.
 func ringStatus(name string, step uint64, err error) error {
 	code := codes.Aborted
@@ -250,7 +250,7 @@ func (w *Worker) LoadState(stream ringtrainpb.Worker_LoadStateServer) error {
 		return status.Errorf(codes.InvalidArgument, "worker %s: load state: %v", w.cfg.Name, err)
 	}
 	if got := tensor.Fingerprint(params); got != header.GetFingerprint() {
-		return status.Errorf(codes.DataLoss, "worker %s: load state: parameters have fingerprint %s, header says %s",
+		return status.Errorf(codes.DataLoss, "worker %s: load state: parameters have fingerprint %s, header announces %s",
 			w.cfg.Name, tensor.FormatFingerprint(got), tensor.FormatFingerprint(header.GetFingerprint()))
 	}
 	copy(r.net.Params(), params)

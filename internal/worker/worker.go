@@ -1,7 +1,7 @@
 // Package worker is the worker role of a ringtrain cluster as a library.
 //
 // A worker serves two gRPC services on one port: Worker, through which the
-// coordinator configures it, hands it samples and asks for steps, and Ring,
+// coordinator configures it, sends it samples and requests steps, and Ring,
 // through which its ring neighbours exchange all-reduce frames. It finds the
 // coordinator through memberlist and registers with it; it reads no dataset
 // files. A worker outlives the jobs and coordinators it serves: when the
@@ -193,7 +193,7 @@ func (w *Worker) GossipAddr() string { return w.node.GossipAddr() }
 func (w *Worker) Name() string { return w.cfg.Name }
 
 // Run serves until ctx ends: it joins the cluster, registers with every
-// coordinator that appears and answers the coordinator's calls. On return
+// coordinator that appears and serves the coordinator's calls. On return
 // the worker has left the cluster and closed its listeners.
 //
 // Shutdown order: the gossip node leaves first, so the others stop routing

@@ -37,7 +37,7 @@ type RegisterRequest struct {
 	// Address of the worker's gRPC server as the coordinator should dial it.
 	GrpcAddress string `protobuf:"bytes,2,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`
 	// Random value chosen at process start, so a restarted worker under the
-	// same name is told apart from the process it replaces.
+	// same name is distinguished from the process it replaces.
 	Incarnation uint64 `protobuf:"varint,3,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	// The job the worker holds state of, if any, so a restarted coordinator
 	// can resume from the workers when they are ahead of its checkpoint.
