@@ -267,7 +267,7 @@ func decode(data []byte) (*Checkpoint, error) {
 		c.State = append(c.State, v)
 	}
 	if got := tensor.Fingerprint(c.Params); got != h.Fingerprint {
-		return nil, fmt.Errorf("%w: parameters have fingerprint %s, header says %s", ErrChecksum, tensor.FormatFingerprint(got), tensor.FormatFingerprint(h.Fingerprint))
+		return nil, fmt.Errorf("%w: parameters have fingerprint %s, header announces %s", ErrChecksum, tensor.FormatFingerprint(got), tensor.FormatFingerprint(h.Fingerprint))
 	}
 	return c, nil
 }
