@@ -3,8 +3,10 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -243,11 +245,44 @@ func TestBadLabelStopsBeforeTraining(t *testing.T) {
 // freeAddr returns a loopback address whose port was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low, high := ephemeralPorts(t)
+	// A port from the kernel's ephemeral range could be handed to another
+	// socket bound to port 0 between this check and the bind that uses it,
+	// so candidates come from below that range. memberlist binds TCP and
+	// UDP on the same port, so both must be free.
+	base, span := 20000, low-20000
+	if span < 1000 {
+		base, span = high+1, 65535-high
 	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
+	for range 200 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(base+rng.IntN(span)))
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		conn, err := net.ListenPacket("udp", addr)
+		lis.Close()
+		if err != nil {
+			continue
+		}
+		conn.Close()
+		return addr
+	}
+	t.Fatalf("no free TCP and UDP port on 127.0.0.1 in [%d, %d)", base, base+span)
+	return ""
+}
+
+// ephemeralPorts returns the kernel's range for ports bound as port 0, or
+// Linux's default when the range cannot be read.
+func ephemeralPorts(t *testing.T) (low, high int) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768, 60999
+	}
+	if _, err := fmt.Sscan(string(data), &low, &high); err != nil {
+		t.Fatalf("parse ip_local_port_range %q: %v", data, err)
+	}
+	return low, high
 }
