@@ -39,6 +39,12 @@ type openblas struct {
 
 func (openblas) blasName() string { return "openblas" }
 
+// openblasThreading returns how the linked OpenBLAS was built to run:
+// 0 on the calling thread, 1 with pthreads, 2 with OpenMP.
+func openblasThreading() int {
+	return int(C.openblas_get_parallel())
+}
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
 // where op(A) is m×k, op(B) is k×n and C is m×n. It checks its arguments as
 // gonum's Sgemm does and panics with the same messages.

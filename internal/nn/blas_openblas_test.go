@@ -140,6 +140,15 @@ func TestOpenBLASSgemmMatchesGonum(t *testing.T) {
 	}
 }
 
+// TestOpenBLASIsSerial checks that the linked OpenBLAS is the serial
+// build, which starts no threads beside the Go scheduler's.
+func TestOpenBLASIsSerial(t *testing.T) {
+	t.Parallel()
+	if got := openblasThreading(); got != 0 {
+		t.Errorf("openblas_get_parallel() = %d, want 0 (the serial build of libopenblas-serial-dev)", got)
+	}
+}
+
 // sgemmArgs are the arguments of one Sgemm call, with alpha = 1 and
 // beta = 0.
 type sgemmArgs struct {
