@@ -20,6 +20,7 @@ import "C"
 
 import (
 	"math"
+	"sync"
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
@@ -36,6 +37,17 @@ func init() {
 type openblas struct {
 	gonum.Implementation
 }
+
+// openblasMu serializes the calls into OpenBLAS. Debian's serial OpenBLAS
+// 0.3.21 now and then returns wrong products, off by orders of magnitude,
+// when two threads call cblas_sgemm at once, and
+// TestOpenBLASSgemmConcurrentCalls fails without this lock. A worker
+// computes one product at a time, so a worker alone in its process does not
+// wait on the lock.
+//
+// NOTE: several workers in one process (coordinator --local-workers) take
+// turns in their matrix products, so they use one core for them at a time.
+var openblasMu sync.Mutex
 
 func (openblas) blasName() string { return "openblas" }
 
@@ -60,6 +72,8 @@ func (openblas) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32,
 		gonum.Implementation{}.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	openblasMu.Lock()
+	defer openblasMu.Unlock()
 	C.cblas_sgemm(C.CblasRowMajor, cblasTranspose(tA), cblasTranspose(tB),
 		C.blasint(m), C.blasint(n), C.blasint(k), C.float(alpha),
 		(*C.float)(unsafe.Pointer(&a[0])), C.blasint(lda),

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
@@ -147,6 +151,77 @@ func TestOpenBLASIsSerial(t *testing.T) {
 	if got := openblasThreading(); got != 0 {
 		t.Errorf("openblas_get_parallel() = %d, want 0 (the serial build of libopenblas-serial-dev)", got)
 	}
+}
+
+// TestOpenBLASSgemmConcurrentCalls runs the mnist-mlp products from
+// several goroutines at once, as workers that share a process do, and
+// checks each result against the same call made alone. Without the lock in
+// Sgemm, Debian's serial OpenBLAS 0.3.21 got at least one of the 48,000
+// calls wrong in 5 of 7 runs on a busy 2-core machine.
+func TestOpenBLASSgemmConcurrentCalls(t *testing.T) {
+	t.Parallel()
+	type product struct {
+		call     sgemmCall
+		a, b, c  []float32
+		want     []float32
+		lda, ldb int
+		// maxSquaredError bounds the squared distance from want: a lost
+		// rounding tie stays far below it, a wrong product does not.
+		maxSquaredError float32
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	var products []product
+	for _, call := range layerCalls(t) {
+		if !strings.HasPrefix(call.name, "mnist-mlp/") {
+			continue
+		}
+		aRows, aCols := storedShape(call.tA, call.m, call.k)
+		bRows, bCols := storedShape(call.tB, call.k, call.n)
+		p := product{call: call, lda: aCols, ldb: bCols, a: randomFloats(rng, aRows*aCols),
+			b: randomFloats(rng, bRows*bCols), c: randomFloats(rng, call.m*call.n)}
+		p.want = append([]float32(nil), p.c...)
+		openblas{}.Sgemm(call.tA, call.tB, call.m, call.n, call.k, call.alpha,
+			p.a, p.lda, p.b, p.ldb, call.beta, p.want, call.n)
+		want := vector(p.want)
+		p.maxSquaredError = 1e-8 * (blas32.Dot(want, want) + 1)
+		products = append(products, p)
+	}
+
+	// The comparisons use gonum's assembly kernels, which the race detector
+	// does not slow down.
+	const goroutines, callsEach = 6, 8000
+	wrong := make([]atomic.Int32, len(products))
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			order := rand.New(rand.NewPCG(uint64(g), 2))
+			c := make([]float32, 0, 784*100)
+			for range callsEach {
+				i := order.IntN(len(products))
+				p := &products[i]
+				c = append(c[:0], p.c...)
+				openblas{}.Sgemm(p.call.tA, p.call.tB, p.call.m, p.call.n, p.call.k, p.call.alpha,
+					p.a, p.lda, p.b, p.ldb, p.call.beta, c, p.call.n)
+				diff := vector(c)
+				blas32.Axpy(-1, vector(p.want), diff)
+				if blas32.Dot(diff, diff) > p.maxSquaredError {
+					wrong[i].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range wrong {
+		if n := wrong[i].Load(); n > 0 {
+			t.Errorf("%s: %d concurrent calls differ from the same call made alone", products[i].call.name, n)
+		}
+	}
+}
+
+func vector(v []float32) blas32.Vector {
+	return blas32.Vector{N: len(v), Inc: 1, Data: v}
 }
 
 // sgemmArgs are the arguments of one Sgemm call, with alpha = 1 and

@@ -64,7 +64,9 @@
 // cgo and the serial OpenBLAS library (Debian's libopenblas-serial-dev), an
 // init function installs OpenBLAS's cblas_sgemm with blas32.Use. OpenBLAS is
 // linked statically and runs on the calling thread, and every other BLAS
-// routine stays gonum's. [BLAS] names the implementation in use. Both builds
+// routine stays gonum's. Its calls take a lock shared by the whole process,
+// because concurrent calls into Debian's serial OpenBLAS 0.3.21 sometimes
+// return wrong products. [BLAS] names the implementation in use. Both builds
 // pass the same tests.
 //
 // Softmax cross-entropy is fused and computed from class indices, with the
