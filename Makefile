@@ -29,7 +29,7 @@ else
 $(error BLAS=$(BLAS) is not supported: use BLAS=openblas or BLAS=gonum)
 endif
 
-.PHONY: proto test test-openblas build build-purego image-binaries image check-blas
+.PHONY: proto test test-openblas build build-purego image-binaries image check-blas check-openblas
 
 proto:
 	GOBIN=$(TOOLS) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
@@ -43,7 +43,7 @@ test:
 	go test -race -count=1 ./...
 
 # The packages whose results depend on the BLAS, built with OpenBLAS.
-test-openblas:
+test-openblas: check-openblas
 	$(OPENBLAS_ENV) go test -race -count=1 -tags openblas ./internal/nn/ ./bench/...
 
 build: check-blas
@@ -66,9 +66,10 @@ image: image-binaries
 	cp /etc/ssl/certs/ca-certificates.crt $(IMAGE_DIR)
 	docker build -f deploy/Dockerfile.scratch -t $(IMAGE) $(IMAGE_DIR)
 
-check-blas:
-ifeq ($(BLAS),openblas)
+# check-blas checks that the library of the selected BLAS is installed.
+check-blas: $(if $(filter openblas,$(BLAS)),check-openblas)
+
+check-openblas:
 	@test -f $(OPENBLAS_DIR)/libopenblas.a || { \
-		echo "BLAS=openblas needs $(OPENBLAS_DIR)/libopenblas.a:" \
+		echo "the openblas build needs $(OPENBLAS_DIR)/libopenblas.a:" \
 			"apt-get install libopenblas-serial-dev, or build with BLAS=gonum"; exit 1; }
-endif
