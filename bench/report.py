@@ -58,6 +58,17 @@ def go_bench(name):
     return runs
 
 
+def go_config(name, key):
+    """Returns the value of a configuration line, "key: value", of
+    `go test -bench` output, or None when there is none."""
+    with open(path(name)) as f:
+        for line in f:
+            k, sep, v = line.strip().partition(": ")
+            if sep and k == key:
+                return v
+    return None
+
+
 def median(runs, unit):
     return statistics.median(r[unit] for r in runs)
 
@@ -112,7 +123,8 @@ machine_md = "\n".join([
     + (f" with uncommitted changes in {M['changed_files']} files outside bench/." if M["changed_files"] != "0" else "."),
     f"- CPU: {M['cpu_model']}, {M['cpus']} CPUs ({M['threads_per_core']} thread per core), "
     f"AVX-512F {M['avx512f']}, AVX2 {M['avx2']}; hypervisor {M['hypervisor'] or 'none'}.",
-    f"- Kernel {M['kernel']}; {M['go']}; gonum {M['gonum']}; grpc-go {M['grpc']}.",
+    f"- Kernel {M['kernel']}; {M['go']}; gonum {M['gonum']}; grpc-go {M['grpc']}; "
+    f"ringtrain built with BLAS {M.get('blas', 'gonum')}.",
     f"- Reference: Python {M['python']}, torch {M['torch']} (Debian's python3-torch), numpy {M['numpy']}, "
     f"{M['openblas']} (kernel {M['openblas_core']}); {M['iperf3']}.",
 ])
@@ -163,8 +175,14 @@ for model, key in (("mnist-mlp", "mnist"), ("cifar10-mlp", "cifar")):
 train_md = table(["model", "batch", "threads", "ringtrain samples/s", "ringtrain, random inputs", "PyTorch",
                   "PyTorch, flush-to-zero", "ringtrain / PyTorch", "ringtrain / PyTorch FTZ"], train_rows)
 
-# --- Table 1b: matrix products.
+# --- Table 1b: matrix products, with the BLAS that the gemm benchmark
+# binary reports it was built with.
 gemm = go_bench("gemm.txt")
+# Results older than the "blas:" line come from builds that had only gonum.
+blas_name = go_config("gemm.txt", "blas") or "gonum"
+blas_label = {"openblas": "OpenBLAS, serial", "gonum": "gonum"}.get(blas_name, blas_name)
+facts["blas"] = {"openblas": "OpenBLAS (the openblas build tag)", "gonum": "gonum's pure-Go BLAS"}.get(
+    blas_name, blas_name)
 torch_gemm = {t: {(r["M"], r["K"], r["N"], r["transA"]): r["gflops_median"]
                   for r in load_json(f"gemm_torch_t{t}.json")["results"]} for t in (1, 2)}
 gemm_rows = []
@@ -178,13 +196,13 @@ for (name, procs), runs in sorted(gemm.items(), key=lambda kv: (shape_order.inde
     op = f"{m}×{k}ᵀ·{k}×{n}" if trans else f"{m}×{k}·{k}×{n}"
     go_gf = median(runs, "GFLOP/s")
     ob = torch_gemm[procs].get((m, k, n, trans))
-    facts[f"gemm_{label}_t{procs}_gonum"] = fmt(go_gf, 1)
+    facts[f"gemm_{label}_t{procs}_ringtrain"] = fmt(go_gf, 1)
     facts[f"gemm_{label}_t{procs}_openblas"] = fmt(ob, 1)
     facts[f"gemm_{label}_t{procs}_ratio"] = ratio(go_gf, ob)
     gemm_rows.append([label, op.replace(f"{m}×{k}ᵀ", f"({k}×{m})ᵀ") if trans else op, procs,
                       fmt(go_gf, 1), fmt(ob, 1), ratio(go_gf, ob)])
-gemm_md = table(["product", "C = A·B", "threads", "gonum GFLOP/s", "OpenBLAS (torch.mm) GFLOP/s", "gonum / OpenBLAS"],
-                gemm_rows)
+gemm_md = table(["product", "C = A·B", "threads", f"ringtrain ({blas_label}) GFLOP/s", "OpenBLAS (torch.mm) GFLOP/s",
+                 "ringtrain / torch.mm"], gemm_rows)
 
 
 def pprof_top(name, rows=10):

@@ -1,13 +1,29 @@
 package gemm_test
 
 import (
+	"flag"
+	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+
+	"github.com/ringtrain/ringtrain/internal/nn"
 )
+
+// TestMain prints the BLAS that the benchmarks measure, nn.BLAS(), as a
+// configuration line of Go's benchmark format ("blas: openblas"), which
+// benchstat and bench/report.py read.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if bench := flag.Lookup("test.bench"); bench != nil && bench.Value.String() != "" {
+		fmt.Printf("blas: %s\n", nn.BLAS())
+	}
+	os.Exit(m.Run())
+}
 
 // product is C[m×n] = op(A)·B with B of k×n. A is m×k, or k×m read
 // transposed when transA is set, as in the weight gradient Xᵀ·dZ.
@@ -95,9 +111,10 @@ func TestGemmMatchesNaiveProduct(t *testing.T) {
 	}
 }
 
-// BenchmarkSgemm times one blas32.Gemm call per shape with the installed
-// implementation, which is gonum's pure-Go one unless blas32.Use replaced
-// it. It reports GFLOP/s counting 2·m·k·n floating-point operations.
+// BenchmarkSgemm times one blas32.Gemm call per shape with the
+// implementation that ringtrain trains with: OpenBLAS in a build with the
+// openblas tag, gonum's pure-Go one otherwise. It reports GFLOP/s counting
+// 2·m·k·n floating-point operations.
 func BenchmarkSgemm(b *testing.B) {
 	for _, p := range products {
 		b.Run(p.name, func(b *testing.B) {

@@ -19,6 +19,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/ringtrain/ringtrain/internal/cli"
+	"github.com/ringtrain/ringtrain/internal/nn"
 	"github.com/ringtrain/ringtrain/internal/worker"
 )
 
@@ -49,7 +50,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	opts.worker.Logger = logger
 	logger.Info("starting worker", "name", opts.worker.Name, "join", opts.worker.Join,
-		"grpc_addr", opts.worker.GRPCAddr, "gossip_addr", opts.worker.GossipAddr)
+		"grpc_addr", opts.worker.GRPCAddr, "gossip_addr", opts.worker.GossipAddr, "blas", nn.BLAS())
 	w, err := worker.New(opts.worker)
 	if err != nil {
 		return err

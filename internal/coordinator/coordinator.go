@@ -31,6 +31,7 @@ import (
 	"github.com/ringtrain/ringtrain/internal/dataset"
 	"github.com/ringtrain/ringtrain/internal/membership"
 	"github.com/ringtrain/ringtrain/internal/metrics"
+	"github.com/ringtrain/ringtrain/internal/nn"
 	"github.com/ringtrain/ringtrain/internal/progress"
 	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
 )
@@ -81,7 +82,7 @@ func New(cfg Config) (*Coordinator, error) {
 	}
 	cfg.Logger.Info("starting coordinator", "dataset", cfg.Dataset, "model", cfg.Model,
 		"epochs", cfg.Epochs, "batch_size", cfg.BatchSize, "optimizer", cfg.Optimizer, "lr", cfg.LearningRate,
-		"seed", cfg.Seed, "min_workers", cfg.MinWorkers, "step_timeout", cfg.StepTimeout)
+		"seed", cfg.Seed, "min_workers", cfg.MinWorkers, "step_timeout", cfg.StepTimeout, "blas", nn.BLAS())
 	id := make([]byte, 6)
 	rand.Read(id)
 	c := &Coordinator{

@@ -1,0 +1,5 @@
+//go:build !(openblas && cgo)
+
+package nn
+
+const wantBLAS = "gonum"
