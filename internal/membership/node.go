@@ -40,7 +40,7 @@ type Config struct {
 	// PushPullInterval is the time between full state exchanges with a
 	// random node. A node cut off and reconnected learns in such an
 	// exchange that the others declared it dead, and refutes that, so this
-	// bounds how long it stays out. Default 5s; memberlist's LAN setting is
+	// bounds how long it stays out. Default 5s. memberlist's LAN setting is
 	// 30s, meant for clusters far larger than a training ring.
 	PushPullInterval time.Duration
 	// Logger receives memberlist's log lines and the node's own. Nil means
