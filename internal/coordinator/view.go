@@ -233,7 +233,7 @@ func (c *Coordinator) dropOtherHistories(candidates []*worker, previous []string
 			c.logger.Warn("worker holds the committed step from another history, replacing its state",
 				"peer", candidates[i].name, "step", c.pos.step,
 				"fingerprint", tensor.FormatFingerprint(fps[j]), "want", tensor.FormatFingerprint(want))
-			c.status.event("worker %s holds step %d from another history; its state is replaced", candidates[i].name, c.pos.step)
+			c.status.event("worker %s holds step %d from another history, so its state is replaced", candidates[i].name, c.pos.step)
 			continue
 		}
 		keptSources = append(keptSources, i)
