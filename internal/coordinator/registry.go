@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -148,6 +149,8 @@ func (r *registry) candidates(members []membership.Member, now time.Time) []*wor
 	for _, m := range members {
 		if m.Meta.Role == membership.RoleWorker {
 			alive[m.Name] = m.Meta.GRPCAddress
+			// NOTE: never true with memberlist v0.7.0, which reports every
+			// listed node as alive, so /status shows no suspect workers.
 			suspect[m.Name] = m.State == memberlist.StateSuspect
 		}
 	}
@@ -162,6 +165,7 @@ func (r *registry) candidates(members []membership.Member, now time.Time) []*wor
 				w.state = WorkerLeft
 			}
 		case now.Before(w.retryAt):
+		case !w.readyToReturn():
 		default:
 			// A suspect worker stays in the ring until memberlist confirms
 			// its death, because a busy worker may miss a probe.
@@ -175,6 +179,22 @@ func (r *registry) candidates(members []membership.Member, now time.Time) []*wor
 	}
 	slices.SortFunc(out, func(a, b *worker) int { return strings.Compare(a.name, b.name) })
 	return out
+}
+
+// readyToReturn reports whether a worker that failed or left may enter a
+// view again, which needs a ready connection to it. A call to a host that
+// is gone waits for gRPC's connect timeout, 20 s, and the whole ring would
+// wait with it, so an unready connection only starts a connection attempt
+// in the background. The caller holds registry.mu.
+func (w *worker) readyToReturn() bool {
+	if w.state != WorkerFailed && w.state != WorkerLeft {
+		return true
+	}
+	if w.conn.GetState() == connectivity.Ready {
+		return true
+	}
+	w.conn.Connect()
+	return false
 }
 
 // markFailed keeps w out of views for a while that grows with each

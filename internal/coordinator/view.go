@@ -172,6 +172,7 @@ func (c *Coordinator) formView(ctx context.Context, candidates []*worker) error 
 			fps = append(fps, resp.GetFingerprint())
 		}
 	}
+	sources, fps = c.dropOtherHistories(candidates, previous, sources, fps)
 	if len(sources) == 0 {
 		return c.formFromCheckpoint(ctx, generation, candidates, previous)
 	}
@@ -203,6 +204,42 @@ func (c *Coordinator) formView(ctx context.Context, candidates []*worker) error 
 	c.installView(generation, candidates, previous)
 	c.metrics.SetWorkers(c.registry.countByState())
 	return nil
+}
+
+// dropOtherHistories removes from sources the workers that hold the
+// committed step under a fingerprint other than that of the previous view's
+// members. Such a worker computed a step of the same number in another
+// history. This happens when a coordinator is killed after a step's commit
+// reached only some workers: its successor resumes one step earlier and
+// computes that step again with other workers, which sum the gradient in
+// another order. These workers receive the state like any other. A
+// mismatch among members of the previous view is left for
+// checkFingerprints to report.
+func (c *Coordinator) dropOtherHistories(candidates []*worker, previous []string, sources []int, fps []uint64) ([]int, []uint64) {
+	want, found := uint64(0), false
+	for j, i := range sources {
+		if slices.Contains(previous, candidates[i].name) {
+			want, found = fps[j], true
+			break
+		}
+	}
+	if !found {
+		return sources, fps
+	}
+	var keptSources []int
+	var keptFPs []uint64
+	for j, i := range sources {
+		if fps[j] != want && !slices.Contains(previous, candidates[i].name) {
+			c.logger.Warn("worker holds the committed step from another history, replacing its state",
+				"peer", candidates[i].name, "step", c.pos.step,
+				"fingerprint", tensor.FormatFingerprint(fps[j]), "want", tensor.FormatFingerprint(want))
+			c.status.event("worker %s holds step %d from another history, so its state is replaced", candidates[i].name, c.pos.step)
+			continue
+		}
+		keptSources = append(keptSources, i)
+		keptFPs = append(keptFPs, fps[j])
+	}
+	return keptSources, keptFPs
 }
 
 // installView makes the configured candidates the current view and records

@@ -7,13 +7,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/ringtrain/ringtrain/internal/coordinator"
+	"github.com/ringtrain/ringtrain/internal/tensor"
+	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
 )
 
 // process is a command of the built binaries that the test kills at its end.
@@ -161,13 +168,119 @@ func TestWorkerKilledDuringTraining(t *testing.T) {
 		t.Errorf("generation = %d, want at least 2 after a failure", s.Generation)
 	}
 	checkHistory(t, s, 2, 12000, 0.85)
+	if want := uint64(2 * ((12000 + 63) / 64)); s.Step != want {
+		t.Errorf("step = %d, want %d: committed steps were lost or repeated", s.Step, want)
+	}
+	if failures := countFailures(s); failures == 0 {
+		t.Error("history counts no failure, want the killed worker's")
+	}
+	checkReplicas(t, ctx, s)
+}
+
+func TestWorkerPausedWithoutReset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs and stops processes; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	bin := buildCommands(t)
+	dir := t.TempDir()
+	gossip, httpAddr := freeAddr(t), freeAddr(t)
+	workers := startWorkerProcesses(t, bin, gossip, 3)
+	coord := startProcess(t, "coordinator", filepath.Join(bin, "coordinator"), coordinatorArgs(t, gossip, httpAddr, dir,
+		"--epochs", "2", "--train-samples", "12000", "--test-samples", "2000", "--min-workers", "2")...)
+
+	waitStatus(t, ctx, httpAddr, "step 100", func(s coordinator.Status) bool { return s.Step >= 100 })
+	// A stopped process keeps its sockets open, so its peers get neither a
+	// reset nor a FIN: only silence, as behind a cut network link. Its
+	// peers must give up through their deadlines or memberlist.
+	paused := time.Now()
+	if err := workers[1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("stop worker: %v", err)
+	}
+	s := waitStatus(t, ctx, httpAddr, "a ring without proc-2", func(s coordinator.Status) bool {
+		if len(s.Generations) == 0 || s.State != coordinator.StateTraining {
+			return false
+		}
+		last := s.Generations[len(s.Generations)-1]
+		return last.Generation > 1 && !slices.Contains(last.Workers, "proc-2") && s.Step > last.Step
+	})
+	t.Logf("ring re-formed and committed a step %v after SIGSTOP, at step %d", time.Since(paused).Round(time.Millisecond), s.Step)
+	if err := workers[1].cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("continue worker: %v", err)
+	}
+
+	waitExit(t, ctx, coord, "coordinator")
+	s = readHistory(t, dir)
+	checkHistory(t, s, 2, 12000, 0.85)
+	if want := uint64(2 * ((12000 + 63) / 64)); s.Step != want {
+		t.Errorf("step = %d, want %d: committed steps were lost or repeated", s.Step, want)
+	}
+	if failures := countFailures(s); failures == 0 {
+		t.Error("history counts no failure, want the paused worker's")
+	}
+	checkReplicas(t, ctx, s)
+}
+
+func countFailures(s coordinator.Status) int {
 	failures := 0
 	for _, h := range s.History {
 		failures += h.Failures
 	}
-	if failures == 0 {
-		t.Error("history counts no failure, want the killed worker's")
+	return failures
+}
+
+// checkReplicas fetches the committed state of every worker of the final
+// view. Each must have the job's fingerprint and Adam's step count t equal
+// to the number of committed steps: a survivor that applied an abandoned
+// step, or a joiner that did not receive t, fails here.
+func checkReplicas(t *testing.T, ctx context.Context, s coordinator.Status) {
+	t.Helper()
+	members := 0
+	for _, w := range s.Workers {
+		if w.State != coordinator.WorkerTraining {
+			continue
+		}
+		members++
+		h := fetchStateHeader(t, ctx, w.Address, s.Generation, s.Step)
+		if h.GetStep() != s.Step {
+			t.Errorf("worker %s is at step %d, want %d", w.ID, h.GetStep(), s.Step)
+		}
+		if h.GetOptimizerSteps() != int64(s.Step) {
+			t.Errorf("worker %s: Adam's t = %d, want %d, one per committed step", w.ID, h.GetOptimizerSteps(), s.Step)
+		}
+		if got := tensor.FormatFingerprint(h.GetFingerprint()); got != s.Fingerprint {
+			t.Errorf("worker %s: fingerprint %s, want the job's %s", w.ID, got, s.Fingerprint)
+		}
 	}
+	if members == 0 {
+		t.Error("final status lists no worker in the training state")
+	}
+}
+
+// fetchStateHeader returns the header of a worker's committed state, as
+// the coordinator fetches it for a checkpoint.
+func fetchStateHeader(t *testing.T, ctx context.Context, addr string, generation, step uint64) *ringtrainpb.StateHeader {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("dial worker %s: %v", addr, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	stream, err := ringtrainpb.NewWorkerClient(conn).FetchState(ctx, &ringtrainpb.FetchStateRequest{Generation: generation, CommittedStep: step})
+	if err != nil {
+		t.Fatalf("FetchState from %s: %v", addr, err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("FetchState from %s: %v", addr, err)
+	}
+	if first.GetHeader() == nil {
+		t.Fatalf("FetchState from %s: first message has no header", addr)
+	}
+	return first.GetHeader()
 }
 
 func TestCoordinatorRestartResumes(t *testing.T) {

@@ -54,12 +54,15 @@ func TestWorkerJoinsMidTraining(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	joiner.Kill()
 	s = coordStatus(t, coord)
 	if s.Generation < 2 {
 		t.Errorf("generation = %d, want at least 2 after a join", s.Generation)
 	}
 	checkHistory(t, s, 1, 6000, 0.7)
+	// The joiner received t with m and v, so its t also counts the steps
+	// taken before it joined.
+	checkReplicas(t, ctx, s)
+	joiner.Kill()
 }
 
 func TestMinWorkersPausesJob(t *testing.T) {

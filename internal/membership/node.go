@@ -37,6 +37,12 @@ type Config struct {
 	// SuspicionMult scales how long a suspect node has to refute the
 	// suspicion before it is declared dead. Default 4.
 	SuspicionMult int
+	// PushPullInterval is the time between full state exchanges with a
+	// random node. A node cut off and reconnected learns in such an
+	// exchange that the others declared it dead, and refutes that, so this
+	// bounds how long it stays out. Default 5s. memberlist's LAN setting is
+	// 30s, meant for clusters far larger than a training ring.
+	PushPullInterval time.Duration
 	// Logger receives memberlist's log lines and the node's own. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -45,10 +51,11 @@ type Config struct {
 // DefaultConfig returns the defaults for a node bound to all interfaces.
 func DefaultConfig() Config {
 	return Config{
-		BindAddr:      "0.0.0.0:7946",
-		ProbeInterval: time.Second,
-		ProbeTimeout:  500 * time.Millisecond,
-		SuspicionMult: 4,
+		BindAddr:         "0.0.0.0:7946",
+		ProbeInterval:    time.Second,
+		ProbeTimeout:     500 * time.Millisecond,
+		SuspicionMult:    4,
+		PushPullInterval: 5 * time.Second,
 	}
 }
 
@@ -69,6 +76,9 @@ func (c *Config) validate() error {
 	if c.SuspicionMult == 0 {
 		c.SuspicionMult = d.SuspicionMult
 	}
+	if c.PushPullInterval == 0 {
+		c.PushPullInterval = d.PushPullInterval
+	}
 	if c.ProbeTimeout >= c.ProbeInterval {
 		return fmt.Errorf("membership: probe timeout %v is not below probe interval %v: lower the timeout", c.ProbeTimeout, c.ProbeInterval)
 	}
@@ -82,8 +92,11 @@ func (c *Config) validate() error {
 type Member struct {
 	Name string
 	// Addr is the member's gossip address, host:port.
-	Addr  string
-	Meta  Meta
+	Addr string
+	Meta Meta
+	// NOTE: memberlist v0.7.0 never sets the State of the nodes that
+	// Members returns, so State is always memberlist.StateAlive here, also
+	// for a suspect node. Dead and left nodes are not returned at all.
 	State memberlist.NodeStateType
 }
 
@@ -134,6 +147,7 @@ func Start(cfg Config) (*Node, error) {
 	mc.ProbeInterval = cfg.ProbeInterval
 	mc.ProbeTimeout = cfg.ProbeTimeout
 	mc.SuspicionMult = cfg.SuspicionMult
+	mc.PushPullInterval = cfg.PushPullInterval
 	mc.Delegate = n.delegate
 	mc.Events = n.delegate
 	mc.LogOutput = nil
