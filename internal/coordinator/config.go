@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
@@ -166,12 +167,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("coordinator: invalid batch size %d: want 1 to 65536", c.BatchSize)
 	case c.Optimizer != "adam" && c.Optimizer != "sgd":
 		return fmt.Errorf("coordinator: unknown optimizer %q: want adam or sgd", c.Optimizer)
-	case !(c.LearningRate > 0):
-		return fmt.Errorf("coordinator: invalid learning rate %g: want a positive number", c.LearningRate)
+	case !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 1):
+		return fmt.Errorf("coordinator: invalid learning rate %g: want a positive finite number", c.LearningRate)
 	case !(c.Beta1 >= 0 && c.Beta1 < 1) || !(c.Beta2 >= 0 && c.Beta2 < 1):
 		return fmt.Errorf("coordinator: invalid Adam betas %g, %g: want each in [0, 1)", c.Beta1, c.Beta2)
-	case !(c.Epsilon > 0):
-		return fmt.Errorf("coordinator: invalid Adam epsilon %g: want a positive number", c.Epsilon)
+	case !(c.Epsilon > 0) || math.IsInf(c.Epsilon, 1):
+		return fmt.Errorf("coordinator: invalid Adam epsilon %g: want a positive finite number", c.Epsilon)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return fmt.Errorf("coordinator: invalid momentum %g: want a value in [0, 1)", c.Momentum)
 	case c.CheckpointEvery < 0 || c.CheckpointKeep < 0:
