@@ -40,7 +40,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if err := cli.ApplyEnv(fs, os.LookupEnv); err != nil {
+	sources, err := cli.ApplyEnvSources(fs, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	checks := cli.MembershipChecks(c.Membership.ProbeInterval, c.Membership.SuspicionMult)
+	if err := cli.CheckFlags(fs, sources, checks...); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {

@@ -38,11 +38,17 @@ type Config struct {
 	LearningRate float64
 	// Beta1, Beta2 and Epsilon are Adam's. Defaults 0.9, 0.999 and 1e-8.
 	Beta1, Beta2, Epsilon float64
-	// Momentum of SGD. Default 0.9.
+	// Momentum of SGD. Default 0.9, so 0 means 0.9 unless ZeroMomentum
+	// is set.
 	Momentum float64
+	// ZeroMomentum makes a Momentum of 0 mean plain gradient descent
+	// rather than the default.
+	ZeroMomentum bool
 	// Seed fixes the initial parameters, the epoch orders and the dropout
-	// masks. Default 1.
+	// masks. Default 1, so 0 means 1 unless ZeroSeed is set.
 	Seed uint64
+	// ZeroSeed makes a Seed of 0 a seed of its own rather than the default.
+	ZeroSeed bool
 	// TrainSamples, when positive, limits training to the first that many
 	// samples of the training set, for quick runs. Default 0: all.
 	TrainSamples int
@@ -137,8 +143,12 @@ func (c *Config) validate() error {
 	setDefault(&c.Beta1, d.Beta1)
 	setDefault(&c.Beta2, d.Beta2)
 	setDefault(&c.Epsilon, d.Epsilon)
-	setDefault(&c.Momentum, d.Momentum)
-	setDefault(&c.Seed, d.Seed)
+	if !c.ZeroMomentum {
+		setDefault(&c.Momentum, d.Momentum)
+	}
+	if !c.ZeroSeed {
+		setDefault(&c.Seed, d.Seed)
+	}
 	setDefault(&c.MinWorkers, d.MinWorkers)
 	setDefault(&c.Name, d.Name)
 	setDefault(&c.GRPCAddr, d.GRPCAddr)

@@ -32,3 +32,22 @@ func TestValidateRejectsNonFinite(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateZeroSeedAndMomentum(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Optimizer: "sgd", ZeroSeed: true, ZeroMomentum: true}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("validate() = %v", err)
+	}
+	if cfg.Seed != 0 || cfg.Momentum != 0 {
+		t.Errorf("seed %d, momentum %g after validate, want 0 and 0", cfg.Seed, cfg.Momentum)
+	}
+
+	cfg = Config{}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("validate() = %v", err)
+	}
+	if d := DefaultConfig(); cfg.Seed != d.Seed || cfg.Momentum != d.Momentum {
+		t.Errorf("seed %d, momentum %g from zero values, want the defaults %d and %g", cfg.Seed, cfg.Momentum, d.Seed, d.Momentum)
+	}
+}
