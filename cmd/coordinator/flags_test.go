@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -71,5 +73,40 @@ func TestParseFlagsKeepsZeroSeedAndMomentum(t *testing.T) {
 	}
 	if o.coord.ZeroSeed || o.coord.ZeroMomentum {
 		t.Errorf("ZeroSeed %v, ZeroMomentum %v without flags, want both false", o.coord.ZeroSeed, o.coord.ZeroMomentum)
+	}
+}
+
+func TestWarnMissingWorkers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name              string
+		local, minWorkers int
+		wantWarning       bool
+	}{
+		{"enough local workers", 3, 3, false},
+		{"no local workers", 0, 3, false},
+		{"too few local workers", 1, 3, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&buf, nil))
+			opts := &options{localWorkers: tt.local}
+			opts.coord.MinWorkers = tt.minWorkers
+			warnMissingWorkers(logger, opts, "127.0.0.1:7946")
+			got := buf.String()
+			if !tt.wantWarning {
+				if got != "" {
+					t.Errorf("log = %q, want nothing", got)
+				}
+				return
+			}
+			for _, want := range []string{"level=WARN", "missing=2", "join=127.0.0.1:7946"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("log = %q, want it to contain %q", got, want)
+				}
+			}
+		})
 	}
 }

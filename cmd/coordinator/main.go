@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -91,10 +92,23 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		})
 	}
 
+	warnMissingWorkers(logger, opts, coord.GossipAddr())
 	err = coord.Run(ctx)
 	stopWorkers()
 	wg.Wait()
 	return err
+}
+
+// warnMissingWorkers warns when the local workers alone cannot reach
+// --min-workers. The job then waits for others to join at the gossip
+// address, which is no mistake when they are on their way.
+func warnMissingWorkers(logger *slog.Logger, opts *options, gossipAddr string) {
+	if opts.localWorkers == 0 || opts.coord.MinWorkers <= opts.localWorkers {
+		return
+	}
+	logger.Warn("fewer local workers than --min-workers: the job waits for the others to join",
+		"local_workers", opts.localWorkers, "min_workers", opts.coord.MinWorkers,
+		"missing", opts.coord.MinWorkers-opts.localWorkers, "join", gossipAddr)
 }
 
 // healthcheck exits 0 when the coordinator's /healthz returns 200, for
