@@ -80,6 +80,9 @@ func New(cfg Config) (*Coordinator, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkOutputs(); err != nil {
+		return nil, err
+	}
 	cfg.Logger.Info("starting coordinator", "dataset", cfg.Dataset, "model", cfg.Model,
 		"epochs", cfg.Epochs, "batch_size", cfg.BatchSize, "optimizer", cfg.Optimizer, "lr", cfg.LearningRate,
 		"seed", cfg.Seed, "min_workers", cfg.MinWorkers, "step_timeout", cfg.StepTimeout, "blas", nn.BLAS())
