@@ -18,7 +18,9 @@ func (c *Coordinator) checkFinite(quantity string, step uint64, loss float64) er
 	}
 	advice := fmt.Sprintf("lower --lr (now %g) and run again", c.cfg.LearningRate)
 	if c.cfg.CheckpointDir != "" {
-		advice += "; the checkpoint folder keeps the last committed state"
+		// A checkpoint resumes only under the learning rate it was
+		// written with.
+		advice += " on a new --checkpoint-dir; the old one keeps the last committed state"
 	}
 	return fmt.Errorf("coordinator: %w at step %d: %s is %v: %s", ErrDiverged, step, quantity, loss, advice)
 }
