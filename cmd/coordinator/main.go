@@ -29,7 +29,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stderr)
 	stop()
-	if errors.Is(err, flag.ErrHelp) {
+	// A stop by signal is logged by the coordinator and is no failure.
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, coordinator.ErrStopped) {
 		os.Exit(0)
 	}
 	if err != nil {
@@ -67,9 +68,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
-	// Local workers run until the job ends; they are started after the
-	// coordinator so they can join its gossip address.
-	workerCtx, stopWorkers := context.WithCancel(ctx)
+	// Local workers run until the job ends, also after a signal, so the
+	// coordinator can fetch a last checkpoint from them. They are started
+	// after the coordinator so they can join its gossip address.
+	workerCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
 	var wg sync.WaitGroup
 	for i := range opts.localWorkers {

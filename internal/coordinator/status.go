@@ -20,6 +20,9 @@ const (
 	StateEvaluating = "evaluating"
 	StateFinished   = "finished"
 	StateFailed     = "failed"
+	// StateStopped follows a stop by the caller, as on SIGTERM; see
+	// [ErrStopped].
+	StateStopped = "stopped"
 )
 
 // maxEvents is the number of recent events /status keeps.
