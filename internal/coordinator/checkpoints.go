@@ -36,14 +36,14 @@ type state struct {
 
 func (c *Coordinator) checkpointJob() checkpoint.Job {
 	return checkpoint.Job{
-		Model:        c.job.GetModel(),
-		Dataset:      c.job.GetDataset(),
-		NormMean:     c.job.GetNormMean(),
-		NormStd:      c.job.GetNormStd(),
-		Optimizer:    c.job.GetOptimizer(),
-		BatchSize:    int(c.job.GetBatchSize()),
-		Seed:         c.job.GetSeed(),
-		TrainSamples: c.data.Train.N,
+		Model:           c.job.GetModel(),
+		Dataset:         c.job.GetDataset(),
+		NormMean:        c.job.GetNormMean(),
+		NormStd:         c.job.GetNormStd(),
+		Optimizer:       c.job.GetOptimizer(),
+		BatchSize:       int(c.job.GetBatchSize()),
+		Seed:            c.job.GetSeed(),
+		TrainSamples:    c.data.Train.N,
 		Hyperparameters: c.hyperparameters(),
 	}
 }
