@@ -34,7 +34,7 @@ func main() {
 		os.Exit(0)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "coordinator:", err)
+		fmt.Fprintln(os.Stderr, cli.ErrorLine("coordinator", err))
 		os.Exit(1)
 	}
 }

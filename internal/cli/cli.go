@@ -85,6 +85,17 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("invalid log format %q: want text or json", format)
 }
 
+// ErrorLine returns the line a command prints for err: the error prefixed
+// with the program's name, unless the error already starts with it, as the
+// errors of the package of the same name do.
+func ErrorLine(program string, err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, program+": ") {
+		return msg
+	}
+	return program + ": " + msg
+}
+
 // Hostname returns the machine's host name, or "node" when it has none.
 func Hostname() string {
 	if name, err := os.Hostname(); err == nil && name != "" {

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"strings"
@@ -98,5 +99,26 @@ func TestApplyEnvSources(t *testing.T) {
 	want := map[string]string{"epochs": "--epochs", "batch-size": "RINGTRAIN_BATCH_SIZE"}
 	if diff := cmp.Diff(want, sources); diff != "" {
 		t.Errorf("ApplyEnvSources sources (-want +got):\n%s", diff)
+	}
+}
+
+func TestErrorLinePrefixOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"bare", errors.New("invalid --epochs 0"), "coordinator: invalid --epochs 0"},
+		{"prefixed", errors.New("coordinator: listen: busy"), "coordinator: listen: busy"},
+		{"other prefix", errors.New("coordinatorx: odd"), "coordinator: coordinatorx: odd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := cli.ErrorLine("coordinator", tt.err); got != tt.want {
+				t.Errorf("ErrorLine(%q) = %q, want %q", tt.err, got, tt.want)
+			}
+		})
 	}
 }
