@@ -3,7 +3,10 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ringtrain/ringtrain/internal/checkpoint"
 	"github.com/ringtrain/ringtrain/internal/coordinator"
@@ -53,5 +56,33 @@ func TestStopWritesFinalCheckpoint(t *testing.T) {
 	}
 	if ck.Header.Step != s.Step {
 		t.Errorf("final checkpoint holds step %d, want %d", ck.Header.Step, s.Step)
+	}
+}
+
+func TestCoordinatorSIGTERMExitsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a process; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := buildCommands(t)
+	dir := t.TempDir()
+	httpAddr := freeAddr(t)
+	args := coordinatorArgs(t, "127.0.0.1:0", httpAddr, dir,
+		"--local-workers", "2", "--epochs", "5", "--checkpoint-dir", filepath.Join(dir, "checkpoints"))
+	coord := startProcess(t, "coordinator", filepath.Join(bin, "coordinator"), args...)
+
+	waitStatus(t, ctx, httpAddr, "step 20", func(s coordinator.Status) bool { return s.Step >= 20 })
+	if err := coord.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("send SIGTERM: %v", err)
+	}
+	waitExit(t, ctx, coord, "coordinator")
+
+	s := readHistory(t, dir)
+	if s.State != coordinator.StateStopped {
+		t.Errorf("history state = %q, want %q", s.State, coordinator.StateStopped)
+	}
+	if s.LastCheckpoint == nil || s.LastCheckpoint.Step != s.Step {
+		t.Errorf("last checkpoint = %+v, want one at the final step %d", s.LastCheckpoint, s.Step)
 	}
 }
