@@ -246,6 +246,13 @@ func loadModel(path string) (*trainedModel, error) {
 	if len(h.NormMean) != len(h.NormStd) || (len(h.NormMean) != 0 && len(h.NormMean) != h.Channels) {
 		return nil, fmt.Errorf("model file %s: header has %d normalisation means and %d standard deviations for %d channels", path, len(h.NormMean), len(h.NormStd), h.Channels)
 	}
+	// JSON holds only finite numbers, so a positive deviation is all that
+	// keeps normalisation from dividing by zero.
+	for i, std := range h.NormStd {
+		if !(std > 0) {
+			return nil, fmt.Errorf("model file %s: header has standard deviation %g for channel %d, want a positive number", path, std, i)
+		}
+	}
 
 	if len(file.Params) != spec.ParamCount() {
 		return nil, fmt.Errorf("model file %s: contains %d parameters, but model %s needs %d", path, len(file.Params), spec, spec.ParamCount())

@@ -209,6 +209,9 @@ func TestLoadModelRejectsInconsistentHeader(t *testing.T) {
 		{"classes", func(m *modelfile.Model) { m.Header.Classes = 3 }, "has 2 outputs, but the header has 3 classes"},
 		{"class names", func(m *modelfile.Model) { m.Header.ClassNames = []string{"a"} }, "1 class names for 2 classes"},
 		{"normalisation", func(m *modelfile.Model) { m.Header.NormMean = []float32{0.5} }, "1 normalisation means and 0 standard deviations"},
+		{"zero deviation", func(m *modelfile.Model) {
+			m.Header.NormMean, m.Header.NormStd = []float32{0.5}, []float32{0}
+		}, "standard deviation 0 for channel 0, want a positive number"},
 		{"parameters", func(m *modelfile.Model) { m.Params = m.Params[:5] }, "contains 5 parameters, but model 4-3relu-2 needs 23"},
 		{"spec", func(m *modelfile.Model) { m.Header.Model = "resnet" }, "unknown preset"},
 	}

@@ -41,7 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&c.TrainSamples, "train-samples", 0, "use only the first N training samples, for quick runs (0: all)")
 	fs.IntVar(&c.TestSamples, "test-samples", 0, "evaluate only the first N test samples (0: all)")
 	fs.IntVar(&o.localWorkers, "local-workers", 0, "number of workers to run inside this process on loopback")
-	fs.IntVar(&c.MinWorkers, "min-workers", 0, "workers needed before training starts or goes on (default: --local-workers, or 1)")
+	fs.IntVar(&c.MinWorkers, "min-workers", 0, "workers needed before training starts or goes on; 0 means the number of --local-workers, or 1 without them")
 	fs.StringVar(&c.Name, "name", d.Name, "memberlist node name of the coordinator")
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", "", "gRPC listen address; port 0 picks a free port (default :7070, or 127.0.0.1:0 with --local-workers)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", d.HTTPAddr, "status HTTP listen address")
@@ -52,8 +52,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&c.CheckpointDir, "checkpoint-dir", "", "folder for checkpoints; a restarted coordinator resumes from the newest valid one")
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between checkpoints; one is also written after every epoch")
 	fs.IntVar(&c.CheckpointKeep, "checkpoint-keep", d.CheckpointKeep, "number of newest checkpoints to keep")
-	fs.DurationVar(&c.Membership.ProbeInterval, "probe-interval", membership.DefaultConfig().ProbeInterval, "time between memberlist failure probes")
-	fs.IntVar(&c.Membership.SuspicionMult, "suspicion-mult", membership.DefaultConfig().SuspicionMult, "memberlist suspicion multiplier: a suspect node is declared dead after about this many probe intervals")
+	fs.DurationVar(&c.Membership.ProbeInterval, "probe-interval", membership.DefaultConfig().ProbeInterval, "time between memberlist failure probes, at least 10ms")
+	fs.IntVar(&c.Membership.SuspicionMult, "suspicion-mult", membership.DefaultConfig().SuspicionMult, "memberlist suspicion multiplier: a suspect node is declared dead after about this many probe intervals (1 or more)")
 	fs.StringVar(&c.Output, "output", "", "file to write the trained model to")
 	fs.StringVar(&c.History, "history", "", "file to write the final /status document to")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -62,7 +62,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if err := cli.ApplyEnv(fs, os.LookupEnv); err != nil {
+	sources, err := cli.ApplyEnvSources(fs, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFlags(fs, sources, o); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {

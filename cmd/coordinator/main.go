@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -28,11 +29,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stderr)
 	stop()
-	if errors.Is(err, flag.ErrHelp) {
+	// A stop by signal is logged by the coordinator and is no failure.
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, coordinator.ErrStopped) {
 		os.Exit(0)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "coordinator:", err)
+		fmt.Fprintln(os.Stderr, cli.ErrorLine("coordinator", err))
 		os.Exit(1)
 	}
 }
@@ -66,9 +68,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
-	// Local workers run until the job ends; they are started after the
-	// coordinator so they can join its gossip address.
-	workerCtx, stopWorkers := context.WithCancel(ctx)
+	// Local workers run until the job ends, also after a signal, so the
+	// coordinator can fetch a last checkpoint from them. They are started
+	// after the coordinator so they can join its gossip address.
+	workerCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
 	var wg sync.WaitGroup
 	for i := range opts.localWorkers {
@@ -91,10 +94,23 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		})
 	}
 
+	warnMissingWorkers(logger, opts, coord.GossipAddr())
 	err = coord.Run(ctx)
 	stopWorkers()
 	wg.Wait()
 	return err
+}
+
+// warnMissingWorkers warns when the local workers alone cannot reach
+// --min-workers. The job then waits for others to join at the gossip
+// address, which is no mistake when they are on their way.
+func warnMissingWorkers(logger *slog.Logger, opts *options, gossipAddr string) {
+	if opts.localWorkers == 0 || opts.coord.MinWorkers <= opts.localWorkers {
+		return
+	}
+	logger.Warn("fewer local workers than --min-workers: the job waits for the others to join",
+		"local_workers", opts.localWorkers, "min_workers", opts.coord.MinWorkers,
+		"missing", opts.coord.MinWorkers-opts.localWorkers, "join", gossipAddr)
 }
 
 // healthcheck exits 0 when the coordinator's /healthz returns 200, for

@@ -32,15 +32,20 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", d.GRPCAddr, "gRPC listen address; port 0 picks a free port")
 	fs.StringVar(&c.GossipAddr, "gossip-addr", d.GossipAddr, "memberlist listen address; port 0 picks a free port")
 	fs.StringVar(&c.AdvertiseHost, "advertise-addr", "", "host that other nodes use to reach this worker (default: memberlist's choice)")
-	fs.DurationVar(&c.Membership.ProbeInterval, "probe-interval", membership.DefaultConfig().ProbeInterval, "time between memberlist failure probes")
-	fs.IntVar(&c.Membership.SuspicionMult, "suspicion-mult", membership.DefaultConfig().SuspicionMult, "memberlist suspicion multiplier: a suspect node is declared dead after about this many probe intervals")
+	fs.DurationVar(&c.Membership.ProbeInterval, "probe-interval", membership.DefaultConfig().ProbeInterval, "time between memberlist failure probes, at least 10ms")
+	fs.IntVar(&c.Membership.SuspicionMult, "suspicion-mult", membership.DefaultConfig().SuspicionMult, "memberlist suspicion multiplier: a suspect node is declared dead after about this many probe intervals (1 or more)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if err := cli.ApplyEnv(fs, os.LookupEnv); err != nil {
+	sources, err := cli.ApplyEnvSources(fs, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	checks := cli.MembershipChecks(c.Membership.ProbeInterval, c.Membership.SuspicionMult)
+	if err := cli.CheckFlags(fs, sources, checks...); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {

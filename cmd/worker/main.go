@@ -31,7 +31,7 @@ func main() {
 		os.Exit(0)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
+		fmt.Fprintln(os.Stderr, cli.ErrorLine("worker", err))
 		os.Exit(1)
 	}
 }

@@ -65,6 +65,41 @@ type Job struct {
 	Seed      uint64    `json:"seed"`
 	// TrainSamples is the size of the training set the epochs cover.
 	TrainSamples int `json:"train_samples"`
+	// Hyperparameters are the optimizer's settings. Nil means the
+	// checkpoint records none, and then any settings match.
+	Hyperparameters *Hyperparameters `json:"hyperparameters,omitempty"`
+}
+
+// Hyperparameters are the settings of the optimizer, of which Beta1, Beta2
+// and Epsilon are Adam's and Momentum is SGD's. Resuming under other
+// settings would silently change the run that the checkpoint continues.
+type Hyperparameters struct {
+	LearningRate float64 `json:"learning_rate"`
+	Beta1        float64 `json:"beta1"`
+	Beta2        float64 `json:"beta2"`
+	Epsilon      float64 `json:"epsilon"`
+	Momentum     float64 `json:"momentum"`
+}
+
+// mismatch returns a description of the first setting in which h and
+// other differ, or "" when they match.
+func (h Hyperparameters) mismatch(other Hyperparameters) string {
+	settings := []struct {
+		name        string
+		value, want float64
+	}{
+		{"learning rate", h.LearningRate, other.LearningRate},
+		{"Adam beta1", h.Beta1, other.Beta1},
+		{"Adam beta2", h.Beta2, other.Beta2},
+		{"Adam epsilon", h.Epsilon, other.Epsilon},
+		{"momentum", h.Momentum, other.Momentum},
+	}
+	for _, setting := range settings {
+		if setting.value != setting.want {
+			return fmt.Sprintf("%s %g, not %g", setting.name, setting.value, setting.want)
+		}
+	}
+	return ""
 }
 
 // Mismatch returns a description of the first field in which j and other
@@ -85,6 +120,8 @@ func (j Job) Mismatch(other Job) string {
 		return fmt.Sprintf("seed %d, not %d", j.Seed, other.Seed)
 	case j.TrainSamples != other.TrainSamples:
 		return fmt.Sprintf("%d training samples, not %d", j.TrainSamples, other.TrainSamples)
+	case j.Hyperparameters != nil && other.Hyperparameters != nil:
+		return j.Hyperparameters.mismatch(*other.Hyperparameters)
 	}
 	return ""
 }

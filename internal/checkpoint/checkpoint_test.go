@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -144,6 +145,49 @@ func TestLatestRejectsOtherJob(t *testing.T) {
 	other.Model = "4-8relu-2"
 	if _, err := checkpoint.Latest(dir, other, quietLogger()); !errors.Is(err, checkpoint.ErrOtherJob) {
 		t.Errorf("Latest for another model error = %v, want ErrOtherJob", err)
+	}
+}
+
+func TestLatestRejectsOtherHyperparameters(t *testing.T) {
+	t.Parallel()
+	hyper := checkpoint.Hyperparameters{LearningRate: 0.001, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, Momentum: 0.9}
+	dir := t.TempDir()
+	saved := sample(10)
+	saved.Header.Job.Hyperparameters = &hyper
+	if _, err := checkpoint.Write(dir, saved, 0); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		change func(h *checkpoint.Hyperparameters)
+		want   string
+	}{
+		{"learning rate", func(h *checkpoint.Hyperparameters) { h.LearningRate = 0.01 }, "learning rate 0.001, not 0.01"},
+		{"beta2", func(h *checkpoint.Hyperparameters) { h.Beta2 = 0.99 }, "Adam beta2 0.999, not 0.99"},
+		{"epsilon", func(h *checkpoint.Hyperparameters) { h.Epsilon = 1e-6 }, "Adam epsilon 1e-08, not 1e-06"},
+		{"momentum", func(h *checkpoint.Hyperparameters) { h.Momentum = 0 }, "momentum 0.9, not 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			other := hyper
+			tt.change(&other)
+			job := testJob
+			job.Hyperparameters = &other
+			_, err := checkpoint.Latest(dir, job, quietLogger())
+			if !errors.Is(err, checkpoint.ErrOtherJob) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Latest error = %v, want ErrOtherJob naming %q", err, tt.want)
+			}
+		})
+	}
+
+	job := testJob
+	job.Hyperparameters = &hyper
+	if _, err := checkpoint.Latest(dir, job, quietLogger()); err != nil {
+		t.Errorf("Latest with the same settings = %v, want nil", err)
+	}
+	if _, err := checkpoint.Latest(dir, testJob, quietLogger()); err != nil {
+		t.Errorf("Latest with no recorded settings = %v, want nil", err)
 	}
 }
 

@@ -18,25 +18,37 @@ func EnvName(flagName string) string {
 }
 
 // ApplyEnv sets every flag of fs that the command line left unset from its
-// environment variable, when that is set. Call it after fs.Parse. A value
-// the flag rejects is an error naming the variable.
+// environment variable, when that is set and not empty. Call it after
+// fs.Parse. A value the flag rejects is an error naming the variable.
 func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
-	set := make(map[string]bool)
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	_, err := ApplyEnvSources(fs, lookup)
+	return err
+}
+
+// ApplyEnvSources is [ApplyEnv], and also returns the flags set on the
+// command line or from the environment, each mapped to the source of its
+// value: "--name" or the variable's name. Error messages about a value use
+// the source, so they name what the user wrote.
+func ApplyEnvSources(fs *flag.FlagSet, lookup func(string) (string, bool)) (map[string]string, error) {
+	sources := make(map[string]string)
+	fs.Visit(func(f *flag.Flag) { sources[f.Name] = "--" + f.Name })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
+		if sources[f.Name] != "" || err != nil {
 			return
 		}
+		// An empty variable is unset, as a shell's VAR= usually means.
 		value, ok := lookup(EnvName(f.Name))
-		if !ok {
+		if !ok || value == "" {
 			return
 		}
 		if setErr := fs.Set(f.Name, value); setErr != nil {
 			err = fmt.Errorf("invalid %s=%q: %w", EnvName(f.Name), value, setErr)
+			return
 		}
+		sources[f.Name] = EnvName(f.Name)
 	})
-	return err
+	return sources, err
 }
 
 // Usage returns a usage function for fs that lists every flag with its
@@ -71,6 +83,17 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("invalid log format %q: want text or json", format)
+}
+
+// ErrorLine returns the line a command prints for err: the error prefixed
+// with the program's name, unless the error already starts with it, as the
+// errors of the package of the same name do.
+func ErrorLine(program string, err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, program+": ") {
+		return msg
+	}
+	return program + ": " + msg
 }
 
 // Hostname returns the machine's host name, or "node" when it has none.

@@ -1,11 +1,14 @@
 package cli_test
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/ringtrain/ringtrain/internal/cli"
 )
@@ -59,5 +62,63 @@ func TestNewLoggerRejectsUnknown(t *testing.T) {
 	}
 	if _, err := cli.NewLogger(io.Discard, "text", "loud"); err == nil {
 		t.Error("NewLogger(level loud) succeeded, want an error")
+	}
+}
+
+func TestApplyEnvEmptyIsUnset(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	epochs := fs.Int("epochs", 10, "")
+	fs.Parse(nil)
+	sources, err := cli.ApplyEnvSources(fs, func(k string) (string, bool) { return "", k == "RINGTRAIN_EPOCHS" })
+	if err != nil {
+		t.Fatalf("ApplyEnvSources(RINGTRAIN_EPOCHS=) = %v, want no error", err)
+	}
+	if *epochs != 10 {
+		t.Errorf("epochs = %d, want the default 10", *epochs)
+	}
+	if src, ok := sources["epochs"]; ok {
+		t.Errorf("sources[epochs] = %q, want no entry", src)
+	}
+}
+
+func TestApplyEnvSources(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.Int("epochs", 10, "")
+	fs.Int("batch-size", 64, "")
+	fs.Int("seed", 1, "")
+	if err := fs.Parse([]string{"--epochs", "3"}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"RINGTRAIN_EPOCHS": "7", "RINGTRAIN_BATCH_SIZE": "256"}
+	sources, err := cli.ApplyEnvSources(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("ApplyEnvSources: %v", err)
+	}
+	want := map[string]string{"epochs": "--epochs", "batch-size": "RINGTRAIN_BATCH_SIZE"}
+	if diff := cmp.Diff(want, sources); diff != "" {
+		t.Errorf("ApplyEnvSources sources (-want +got):\n%s", diff)
+	}
+}
+
+func TestErrorLinePrefixOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"bare", errors.New("invalid --epochs 0"), "coordinator: invalid --epochs 0"},
+		{"prefixed", errors.New("coordinator: listen: busy"), "coordinator: listen: busy"},
+		{"other prefix", errors.New("coordinatorx: odd"), "coordinator: coordinatorx: odd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := cli.ErrorLine("coordinator", tt.err); got != tt.want {
+				t.Errorf("ErrorLine(%q) = %q, want %q", tt.err, got, tt.want)
+			}
+		})
 	}
 }

@@ -36,15 +36,29 @@ type state struct {
 
 func (c *Coordinator) checkpointJob() checkpoint.Job {
 	return checkpoint.Job{
-		Model:        c.job.GetModel(),
-		Dataset:      c.job.GetDataset(),
-		NormMean:     c.job.GetNormMean(),
-		NormStd:      c.job.GetNormStd(),
-		Optimizer:    c.job.GetOptimizer(),
-		BatchSize:    int(c.job.GetBatchSize()),
-		Seed:         c.job.GetSeed(),
-		TrainSamples: c.data.Train.N,
+		Model:           c.job.GetModel(),
+		Dataset:         c.job.GetDataset(),
+		NormMean:        c.job.GetNormMean(),
+		NormStd:         c.job.GetNormStd(),
+		Optimizer:       c.job.GetOptimizer(),
+		BatchSize:       int(c.job.GetBatchSize()),
+		Seed:            c.job.GetSeed(),
+		TrainSamples:    c.data.Train.N,
+		Hyperparameters: c.hyperparameters(),
 	}
+}
+
+// hyperparameters returns the settings of the job's optimizer, leaving
+// those of the other optimizer at 0 so that changing them does not stop a
+// resume.
+func (c *Coordinator) hyperparameters() *checkpoint.Hyperparameters {
+	h := &checkpoint.Hyperparameters{LearningRate: c.job.GetLearningRate()}
+	if c.job.GetOptimizer() == "sgd" {
+		h.Momentum = c.job.GetMomentum()
+	} else {
+		h.Beta1, h.Beta2, h.Epsilon = c.job.GetBeta1(), c.job.GetBeta2(), c.job.GetEpsilon()
+	}
+	return h
 }
 
 // restore resumes the job from the newest valid checkpoint, when there is

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
@@ -37,11 +38,17 @@ type Config struct {
 	LearningRate float64
 	// Beta1, Beta2 and Epsilon are Adam's. Defaults 0.9, 0.999 and 1e-8.
 	Beta1, Beta2, Epsilon float64
-	// Momentum of SGD. Default 0.9.
+	// Momentum of SGD. Default 0.9, so 0 means 0.9 unless ZeroMomentum
+	// is set.
 	Momentum float64
+	// ZeroMomentum makes a Momentum of 0 mean plain gradient descent
+	// rather than the default.
+	ZeroMomentum bool
 	// Seed fixes the initial parameters, the epoch orders and the dropout
-	// masks. Default 1.
+	// masks. Default 1, so 0 means 1 unless ZeroSeed is set.
 	Seed uint64
+	// ZeroSeed makes a Seed of 0 a seed of its own rather than the default.
+	ZeroSeed bool
 	// TrainSamples, when positive, limits training to the first that many
 	// samples of the training set, for quick runs. Default 0: all.
 	TrainSamples int
@@ -136,8 +143,12 @@ func (c *Config) validate() error {
 	setDefault(&c.Beta1, d.Beta1)
 	setDefault(&c.Beta2, d.Beta2)
 	setDefault(&c.Epsilon, d.Epsilon)
-	setDefault(&c.Momentum, d.Momentum)
-	setDefault(&c.Seed, d.Seed)
+	if !c.ZeroMomentum {
+		setDefault(&c.Momentum, d.Momentum)
+	}
+	if !c.ZeroSeed {
+		setDefault(&c.Seed, d.Seed)
+	}
 	setDefault(&c.MinWorkers, d.MinWorkers)
 	setDefault(&c.Name, d.Name)
 	setDefault(&c.GRPCAddr, d.GRPCAddr)
@@ -166,12 +177,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("coordinator: invalid batch size %d: want 1 to 65536", c.BatchSize)
 	case c.Optimizer != "adam" && c.Optimizer != "sgd":
 		return fmt.Errorf("coordinator: unknown optimizer %q: want adam or sgd", c.Optimizer)
-	case !(c.LearningRate > 0):
-		return fmt.Errorf("coordinator: invalid learning rate %g: want a positive number", c.LearningRate)
+	case !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 1):
+		return fmt.Errorf("coordinator: invalid learning rate %g: want a positive finite number", c.LearningRate)
 	case !(c.Beta1 >= 0 && c.Beta1 < 1) || !(c.Beta2 >= 0 && c.Beta2 < 1):
 		return fmt.Errorf("coordinator: invalid Adam betas %g, %g: want each in [0, 1)", c.Beta1, c.Beta2)
-	case !(c.Epsilon > 0):
-		return fmt.Errorf("coordinator: invalid Adam epsilon %g: want a positive number", c.Epsilon)
+	case !(c.Epsilon > 0) || math.IsInf(c.Epsilon, 1):
+		return fmt.Errorf("coordinator: invalid Adam epsilon %g: want a positive finite number", c.Epsilon)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return fmt.Errorf("coordinator: invalid momentum %g: want a value in [0, 1)", c.Momentum)
 	case c.CheckpointEvery < 0 || c.CheckpointKeep < 0:

@@ -80,6 +80,9 @@ func New(cfg Config) (*Coordinator, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkOutputs(); err != nil {
+		return nil, err
+	}
 	cfg.Logger.Info("starting coordinator", "dataset", cfg.Dataset, "model", cfg.Model,
 		"epochs", cfg.Epochs, "batch_size", cfg.BatchSize, "optimizer", cfg.Optimizer, "lr", cfg.LearningRate,
 		"seed", cfg.Seed, "min_workers", cfg.MinWorkers, "step_timeout", cfg.StepTimeout, "blas", nn.BLAS())
@@ -173,7 +176,10 @@ func (c *Coordinator) JobID() string { return c.jobID }
 
 // Run loads the dataset, trains the job to the end and writes its outputs.
 // It returns nil when every epoch finished, and an error when the job
-// cannot go on or ctx ends. Either way the servers are stopped on return.
+// cannot go on. When ctx ends, the job stops at the last committed step,
+// writes a checkpoint when CheckpointDir is set, and Run returns an error
+// wrapping [ErrStopped] and ctx's error. Either way the servers are
+// stopped on return.
 //
 // Shutdown order: the final status is written first, so the history file
 // records the job's end. Then the coordinator leaves the gossip cluster, so
@@ -188,16 +194,25 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	})
 
 	err := c.runJob(ctx, &wg)
-	if err != nil {
-		c.status.fail(err)
-		c.logger.Error("job failed", "job", c.jobID, "err", err)
-	} else {
+	switch {
+	case err == nil:
 		c.status.setState(StateFinished)
 		c.logger.Info("job finished", "job", c.jobID)
+	case ctx.Err() != nil:
+		// Whatever failed last, the caller ended the job.
+		err = c.stop(ctx)
+	default:
+		c.status.fail(err)
+		c.logger.Error("job failed", "job", c.jobID, "err", err)
 	}
+	c.registry.markIdle()
 	if c.cfg.History != "" {
 		if werr := c.status.writeFile(c.cfg.History); werr != nil {
 			c.logger.Error("write history failed", "path", c.cfg.History, "err", werr)
+			// A stop that lost the history is no longer clean.
+			if errors.Is(err, ErrStopped) {
+				err = nil
+			}
 			err = errors.Join(err, werr)
 		}
 	}

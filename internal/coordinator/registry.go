@@ -25,6 +25,8 @@ const (
 	WorkerSuspect  = "suspect"
 	WorkerFailed   = "failed"
 	WorkerLeft     = "left"
+	// WorkerIdle marks the workers that trained until the job ended.
+	WorkerIdle = "idle"
 )
 
 // worker is a registered worker and the connection to it.
@@ -205,6 +207,18 @@ func (r *registry) markFailed(w *worker, now time.Time) {
 	w.failures++
 	w.state = WorkerFailed
 	w.retryAt = now.Add(min(time.Second<<min(w.failures-1, 5), 30*time.Second))
+}
+
+// markIdle sets the workers still training or suspect to idle, once the
+// job has ended and no step will reach them.
+func (r *registry) markIdle() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.workers {
+		if w.state == WorkerTraining || w.state == WorkerSuspect {
+			w.state = WorkerIdle
+		}
+	}
 }
 
 // setView records which workers hold the current view and their step.

@@ -20,6 +20,9 @@ const (
 	StateEvaluating = "evaluating"
 	StateFinished   = "finished"
 	StateFailed     = "failed"
+	// StateStopped follows a stop by the caller, as on SIGTERM; see
+	// [ErrStopped].
+	StateStopped = "stopped"
 )
 
 // maxEvents is the number of recent events /status keeps.
@@ -260,13 +263,21 @@ func (c *Coordinator) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(c.status.snapshot())
-	})
+	mux.HandleFunc("GET /status", c.serveStatus)
 	mux.Handle("GET /metrics", c.metrics.Handler())
 	mux.Handle("GET /", dashboard.Handler())
 	return mux
+}
+
+// serveStatus encodes the whole document before it writes the header, so a
+// value JSON cannot hold is a 500 with the error, not a truncated 200.
+func (c *Coordinator) serveStatus(w http.ResponseWriter, r *http.Request) {
+	data, err := json.MarshalIndent(c.status.snapshot(), "", "  ")
+	if err != nil {
+		c.logger.Error("encode status failed", "err", err)
+		http.Error(w, "encode status: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(append(data, '\n'))
 }

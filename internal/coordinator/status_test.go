@@ -1,6 +1,13 @@
 package coordinator
 
 import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -67,5 +74,43 @@ func TestEpochOrderIsPermutation(t *testing.T) {
 	}
 	if !differs {
 		t.Error("epochOrder is the same for epochs 0 and 1")
+	}
+}
+
+func TestStatusHandlerRejectsNaN(t *testing.T) {
+	t.Parallel()
+	c := &Coordinator{
+		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		status: newStatusBoard("job", DefaultConfig()),
+	}
+	c.status.addStepLoss(1, math.NaN())
+	rec := httptest.NewRecorder()
+	c.serveStatus(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("GET /status with a NaN loss = %d, want %d", rec.Code, http.StatusInternalServerError)
+	}
+	if !strings.Contains(rec.Body.String(), "NaN") {
+		t.Errorf("GET /status body = %q, want the encoding error", rec.Body.String())
+	}
+}
+
+func TestStatusHandlerEncodesDocument(t *testing.T) {
+	t.Parallel()
+	c := &Coordinator{
+		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		status: newStatusBoard("job", DefaultConfig()),
+	}
+	c.status.addStepLoss(1, 2.5)
+	rec := httptest.NewRecorder()
+	c.serveStatus(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /status = %d, want %d", rec.Code, http.StatusOK)
+	}
+	var s Status
+	if err := json.Unmarshal(rec.Body.Bytes(), &s); err != nil {
+		t.Fatalf("decode /status: %v", err)
+	}
+	if len(s.StepLoss) != 1 || s.StepLoss[0].Loss != 2.5 {
+		t.Errorf("step_loss = %v, want one point of 2.5", s.StepLoss)
 	}
 }

@@ -104,6 +104,9 @@ func (c *Coordinator) train(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := c.checkFinite("the test loss", c.pos.step, testLoss); err != nil {
+			return err
+		}
 		stats := EpochStats{
 			Epoch:         c.pos.epoch + 1,
 			Samples:       c.pos.offset,
@@ -171,6 +174,11 @@ func (c *Coordinator) step(ctx context.Context, batch []int) error {
 		correct += int(resp.GetCorrect())
 	}
 	if err := checkFingerprints(c.pos.step, v.members, fps); err != nil {
+		return err
+	}
+	// The position does not move past a step whose loss is not finite, so
+	// no checkpoint records it.
+	if err := c.checkFinite("the summed training loss", stepNumber, lossSum); err != nil {
 		return err
 	}
 	c.pos.setFingerprint(stepNumber-1, fps[0])

@@ -77,11 +77,15 @@ func checkFingerprints(step uint64, members []*worker, fps []uint64) error {
 	return nil
 }
 
+// waitLogInterval is the time between log lines while the job waits for
+// workers, so a job stuck below the minimum keeps saying why.
+const waitLogInterval = 30 * time.Second
+
 // ensureView returns once a view of the live workers is installed: at once
 // when the current view still matches them, else after forming a new one,
 // waiting while fewer than the minimum number of workers are available.
 func (c *Coordinator) ensureView(ctx context.Context) error {
-	waitingLogged := false
+	var waitLogged time.Time
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -91,10 +95,13 @@ func (c *Coordinator) ensureView(ctx context.Context) error {
 			return nil
 		}
 		if len(candidates) < c.cfg.MinWorkers {
-			if !waitingLogged {
-				c.logger.Info("waiting for workers", "available", len(candidates), "min_workers", c.cfg.MinWorkers)
+			if waitLogged.IsZero() {
 				c.status.setState(StateWaiting)
-				waitingLogged = true
+			}
+			if time.Since(waitLogged) >= waitLogInterval {
+				c.logger.Info("waiting for workers", "available", len(candidates), "min_workers", c.cfg.MinWorkers,
+					"join", c.node.GossipAddr())
+				waitLogged = time.Now()
 			}
 			c.view = nil
 			select {
@@ -106,7 +113,7 @@ func (c *Coordinator) ensureView(ctx context.Context) error {
 			}
 			continue
 		}
-		waitingLogged = false
+		waitLogged = time.Time{}
 		if !c.adopted {
 			c.adoptWorkerState(candidates)
 			c.adopted = true

@@ -79,6 +79,12 @@ func (c *Config) validate() error {
 	if c.PushPullInterval == 0 {
 		c.PushPullInterval = d.PushPullInterval
 	}
+	if c.ProbeInterval < 0 || c.ProbeTimeout < 0 {
+		return fmt.Errorf("membership: invalid probe interval %v or timeout %v: want positive durations", c.ProbeInterval, c.ProbeTimeout)
+	}
+	if c.SuspicionMult < 0 {
+		return fmt.Errorf("membership: invalid suspicion multiplier %d: want 1 or more", c.SuspicionMult)
+	}
 	if c.ProbeTimeout >= c.ProbeInterval {
 		return fmt.Errorf("membership: probe timeout %v is not below probe interval %v: lower the timeout", c.ProbeTimeout, c.ProbeInterval)
 	}

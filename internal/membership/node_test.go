@@ -127,6 +127,8 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		{"bad address", membership.Config{Name: "a", BindAddr: "localhost"}},
 		{"bad port", membership.Config{Name: "a", BindAddr: "127.0.0.1:99999"}},
 		{"timeout above interval", membership.Config{Name: "a", BindAddr: "127.0.0.1:0", ProbeInterval: time.Second, ProbeTimeout: 2 * time.Second}},
+		{"negative interval", membership.Config{Name: "a", BindAddr: "127.0.0.1:0", ProbeInterval: -time.Second}},
+		{"negative suspicion multiplier", membership.Config{Name: "a", BindAddr: "127.0.0.1:0", SuspicionMult: -3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -144,8 +144,11 @@ func decode(data []byte) (*Model, error) {
 	}
 	count := binary.LittleEndian.Uint64(data[fixed+headerLen:])
 	paramsAt := fixed + headerLen + 8
-	if want := uint64(paramsAt) + 4*count + 4; uint64(len(data)) != want {
-		return nil, fmt.Errorf("%w: file is %d bytes, its %d parameters need %d: the file is truncated or padded", ErrFormat, len(data), count, want)
+	// Comparing the count with the bytes left, not 4*count with the file
+	// size, keeps a forged count from overflowing.
+	if room := uint64(len(data) - paramsAt - 4); count > room/4 || 4*count != room {
+		return nil, fmt.Errorf("%w: header declares %d parameters, but the %d bytes after it hold %d and a checksum: the file is truncated, padded or damaged",
+			ErrFormat, count, room+4, room/4)
 	}
 	body := data[:len(data)-4]
 	if got, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(data[len(data)-4:]); got != want {

@@ -1,7 +1,9 @@
 package modelfile_test
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,12 +59,21 @@ func TestReadRejectsDamagedFiles(t *testing.T) {
 	version := append([]byte(nil), data...)
 	version[8] = 9
 
+	// A count of 2^62 parameters makes 4*count wrap to 0, and a valid
+	// checksum gets it past the check that usually catches damage.
+	huge := append([]byte(nil), data[:len(data)-4]...)
+	countAt := len(huge) - 4*len(sampleModel().Params) - 8
+	binary.LittleEndian.PutUint64(huge[countAt:], 1<<62)
+	huge = huge[:countAt+8]
+	huge = binary.LittleEndian.AppendUint32(huge, crc32.Checksum(huge, crc32.MakeTable(crc32.Castagnoli)))
+
 	tests := []struct {
 		name string
 		data []byte
 		want error
 	}{
 		{"flipped byte", flipped, modelfile.ErrChecksum},
+		{"huge parameter count", huge, modelfile.ErrFormat},
 		{"truncated", data[:len(data)-5], modelfile.ErrFormat},
 		{"other version", version, modelfile.ErrVersion},
 		{"not a model", []byte("hello, world, this is text"), modelfile.ErrFormat},

@@ -182,6 +182,11 @@ func parseSpec(s string) (Spec, error) {
 			ErrInvalidSpec, inputs)
 	}
 
+	if fields[len(fields)-1] == "" {
+		return Spec{}, fmt.Errorf("%w: ends with a dash, want the output layer last, as in %s10",
+			ErrInvalidSpec, s)
+	}
+
 	spec := Spec{Inputs: inputs, Layers: make([]Layer, 0, len(fields)-1)}
 	for i, field := range fields[1:] {
 		l, err := parseLayer(field, i == len(fields)-2)

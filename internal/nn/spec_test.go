@@ -78,6 +78,8 @@ func TestParseSpecErrors(t *testing.T) {
 		{name: "zero inputs", in: "0-10", want: `input size "0": want at least 1 unit`},
 		{name: "negative inputs", in: "-5-10", want: `input size "": not a positive integer`},
 		{name: "empty layer", in: "784--10", want: `layer 1 "": missing unit count`},
+		{name: "trailing dash", in: "784-10-", want: "ends with a dash, want the output layer last, as in 784-10-10"},
+		{name: "only a dash", in: "784-", want: "ends with a dash"},
 		{name: "missing units", in: "784-relu-10", want: `layer 1 "relu": missing unit count`},
 		{name: "zero units", in: "784-0relu-10", want: `layer 1 "0relu": want at least 1 unit`},
 		{name: "huge units", in: "784-99999999999relu-10", want: "99999999999 units exceed the maximum of 16777216"},
