@@ -65,6 +65,19 @@ type Job struct {
 	Seed      uint64    `json:"seed"`
 	// TrainSamples is the size of the training set the epochs cover.
 	TrainSamples int `json:"train_samples"`
+	// Mode is "fast" or "exact". Checkpoints written before exact mode
+	// existed have none, which means fast.
+	Mode string `json:"mode,omitempty"`
+	// MicroBatch is the micro-batch size of exact mode, 0 in fast mode.
+	MicroBatch int `json:"micro_batch,omitempty"`
+}
+
+// mode returns j.Mode, with the empty mode of older checkpoints as "fast".
+func (j Job) mode() string {
+	if j.Mode == "" {
+		return "fast"
+	}
+	return j.Mode
 }
 
 // Mismatch returns a description of the first field in which j and other
@@ -85,6 +98,10 @@ func (j Job) Mismatch(other Job) string {
 		return fmt.Sprintf("seed %d, not %d", j.Seed, other.Seed)
 	case j.TrainSamples != other.TrainSamples:
 		return fmt.Sprintf("%d training samples, not %d", j.TrainSamples, other.TrainSamples)
+	case j.mode() != other.mode():
+		return fmt.Sprintf("mode %s, not %s", j.mode(), other.mode())
+	case j.MicroBatch != other.MicroBatch:
+		return fmt.Sprintf("micro-batch %d, not %d", j.MicroBatch, other.MicroBatch)
 	}
 	return ""
 }

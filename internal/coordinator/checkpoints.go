@@ -44,6 +44,8 @@ func (c *Coordinator) checkpointJob() checkpoint.Job {
 		BatchSize:    int(c.job.GetBatchSize()),
 		Seed:         c.job.GetSeed(),
 		TrainSamples: c.data.Train.N,
+		Mode:         c.job.GetMode(),
+		MicroBatch:   int(c.job.GetMicroBatch()),
 	}
 }
 
