@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -57,8 +58,7 @@ func (w *Worker) exactStep(ctx context.Context, r *replica, req *ringtrainpb.Ste
 		}
 		fixed, ok := nn.ToFixed(loss, limit)
 		if !ok {
-			err := fmt.Errorf("loss sum %g is outside the fixed-point range of ±%g: %w",
-				loss, nn.FromFixed(limit), nn.ErrFixedPointRange)
+			err := lossRangeError(loss, limit)
 			w.logger.Error("step stopped", "step", req.GetStep(), "err", err)
 			return nil, fail(codes.OutOfRange, err)
 		}
@@ -79,6 +79,17 @@ func (w *Worker) exactStep(ctx context.Context, r *replica, req *ringtrainpb.Ste
 	r.net.SetMeanGradient(r.fixedSum, batch)
 	r.pending = req.GetStep()
 	return resp, nil
+}
+
+// lossRangeError returns the error for a micro-batch's loss sum that fixed
+// point cannot hold.
+func lossRangeError(loss float64, limit int64) error {
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return fmt.Errorf("%w: loss sum is %v: training has diverged; lower the learning rate",
+			nn.ErrFixedPointRange, loss)
+	}
+	return fmt.Errorf("%w: loss sum %g is at or beyond the limit of ±%g: training has diverged; lower the learning rate",
+		nn.ErrFixedPointRange, loss, nn.FromFixed(limit))
 }
 
 // checkMicroBatches returns an error unless a slice of rows samples at

@@ -1,8 +1,12 @@
 package worker
 
 import (
+	"errors"
+	"math"
 	"strings"
 	"testing"
+
+	"github.com/ringtrain/ringtrain/internal/nn"
 )
 
 func TestCheckMicroBatches(t *testing.T) {
@@ -43,5 +47,26 @@ func TestCheckMicroBatches(t *testing.T) {
 					tt.offset, tt.rows, tt.batch, tt.microBatch, err, tt.err)
 			}
 		})
+	}
+}
+
+func TestLossRangeError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		loss float64
+		want string
+	}{
+		{loss: math.NaN(), want: "value outside the fixed-point range: loss sum is NaN: training has diverged"},
+		{loss: math.Inf(1), want: "loss sum is +Inf"},
+		{loss: 3e8, want: "loss sum 3e+08 is at or beyond the limit of ±2.68435456e+08"},
+	}
+	for _, tt := range tests {
+		err := lossRangeError(tt.loss, nn.FixedLimit(4))
+		if !errors.Is(err, nn.ErrFixedPointRange) {
+			t.Errorf("lossRangeError(%v) = %v, want an error wrapping ErrFixedPointRange", tt.loss, err)
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("lossRangeError(%v) = %q, want it to contain %q", tt.loss, err, tt.want)
+		}
 	}
 }
