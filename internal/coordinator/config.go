@@ -48,9 +48,9 @@ type Config struct {
 	// Seed fixes the initial parameters, the epoch orders and the dropout
 	// masks. Default 1.
 	Seed uint64
-	// Mode selects how gradients are summed: "fast" sums the float32
+	// Mode selects how gradients are summed. "fast" sums the float32
 	// gradients of the workers' slices, so the result depends on the
-	// number of workers in its last bits; "exact" sums fixed-point
+	// number of workers in its last bits. "exact" sums fixed-point
 	// gradients of micro-batches as int64, so the model after every step
 	// is the same, bit for bit, for any number of workers and through
 	// failures. Default "fast".

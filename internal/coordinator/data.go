@@ -124,10 +124,10 @@ func sliceBounds(n, parts int) []int {
 }
 
 // microBatchBounds splits a batch of n samples into parts runs of whole
-// micro-batches of size m, as even as possible in micro-batches; slice i is
+// micro-batches of size m, as even as possible in micro-batches. Slice i is
 // [bounds[i], bounds[i+1]). Only the last micro-batch of the batch may be
-// smaller than m, and a slice is empty when there are fewer micro-batches
-// than parts.
+// smaller than m. A slice is empty when there are fewer micro-batches than
+// parts.
 func microBatchBounds(n, m, parts int) []int {
 	micro := (n + m - 1) / m
 	bounds := make([]int, parts+1)
