@@ -75,8 +75,9 @@
 // values of ranks j+1, j+2, ... up to j-1 mod N in ring order. The same
 // view and the same inputs always give the same bits. Another ring size
 // rounds differently. Integer sums are exact modulo 2^64 and do not depend
-// on the order, which is what the fixed-point mode relies on to make the
-// result independent of the number of members.
+// on the order. The trainer's exact mode relies on that to make the result
+// independent of the number of members, and it bounds its fixed-point
+// summands so that no sum wraps around.
 //
 // The benchmarks run all members of a ring in one process over loopback
 // gRPC, so they measure the protocol and encoding cost, not a network.

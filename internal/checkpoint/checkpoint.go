@@ -68,6 +68,11 @@ type Job struct {
 	// Hyperparameters are the optimizer's settings. Nil means the
 	// checkpoint records none, and then any settings match.
 	Hyperparameters *Hyperparameters `json:"hyperparameters,omitempty"`
+	// Mode is "fast" or "exact". Checkpoints written before exact mode
+	// existed have none, which means fast.
+	Mode string `json:"mode,omitempty"`
+	// MicroBatch is the micro-batch size of exact mode, 0 in fast mode.
+	MicroBatch int `json:"micro_batch,omitempty"`
 }
 
 // Hyperparameters are the settings of the optimizer, of which Beta1, Beta2
@@ -102,6 +107,14 @@ func (h Hyperparameters) mismatch(other Hyperparameters) string {
 	return ""
 }
 
+// mode returns j.Mode, with the empty mode of older checkpoints as "fast".
+func (j Job) mode() string {
+	if j.Mode == "" {
+		return "fast"
+	}
+	return j.Mode
+}
+
 // Mismatch returns a description of the first field in which j and other
 // differ, or "" when they match.
 func (j Job) Mismatch(other Job) string {
@@ -120,6 +133,10 @@ func (j Job) Mismatch(other Job) string {
 		return fmt.Sprintf("seed %d, not %d", j.Seed, other.Seed)
 	case j.TrainSamples != other.TrainSamples:
 		return fmt.Sprintf("%d training samples, not %d", j.TrainSamples, other.TrainSamples)
+	case j.mode() != other.mode():
+		return fmt.Sprintf("mode %s, not %s", j.mode(), other.mode())
+	case j.MicroBatch != other.MicroBatch:
+		return fmt.Sprintf("micro-batch %d, not %d", j.MicroBatch, other.MicroBatch)
 	case j.Hyperparameters != nil && other.Hyperparameters != nil:
 		return j.Hyperparameters.mismatch(*other.Hyperparameters)
 	}

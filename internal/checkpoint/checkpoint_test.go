@@ -249,3 +249,51 @@ func TestAdamResumesExactly(t *testing.T) {
 		t.Errorf("parameter after a reset optimizer %.12f, want %.12f", got, want)
 	}
 }
+
+func TestLatestChecksMode(t *testing.T) {
+	t.Parallel()
+	exact := testJob
+	exact.Mode, exact.MicroBatch = "exact", 16
+	fast := testJob
+	fast.Mode = "fast"
+	tests := []struct {
+		name    string
+		written checkpoint.Job
+		resumed checkpoint.Job
+		err     string // part of the error; empty for a match
+	}{
+		{name: "exact from exact", written: exact, resumed: exact},
+		{name: "fast from a checkpoint without mode", written: testJob, resumed: fast},
+		{name: "exact from fast", written: fast, resumed: exact, err: "mode fast, not exact"},
+		{name: "exact from a checkpoint without mode", written: testJob, resumed: exact, err: "mode fast, not exact"},
+		{name: "fast from exact", written: exact, resumed: fast, err: "mode exact, not fast"},
+		{name: "other micro-batch", written: exact, resumed: checkpoint.Job{
+			Model: exact.Model, Dataset: exact.Dataset, Optimizer: exact.Optimizer, BatchSize: exact.BatchSize,
+			Seed: exact.Seed, TrainSamples: exact.TrainSamples, Mode: "exact", MicroBatch: 8,
+		}, err: "micro-batch 16, not 8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			ck := sample(10)
+			ck.Header.Job = tt.written
+			if _, err := checkpoint.Write(dir, ck, 0); err != nil {
+				t.Fatal(err)
+			}
+			got, err := checkpoint.Latest(dir, tt.resumed, quietLogger())
+			if tt.err == "" {
+				if err != nil || got == nil {
+					t.Fatalf("Latest = %v, %v, want the checkpoint of step 10", got, err)
+				}
+				return
+			}
+			if !errors.Is(err, checkpoint.ErrOtherJob) {
+				t.Fatalf("Latest error = %v, want ErrOtherJob", err)
+			}
+			if !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("Latest error = %q, want it to contain %q", err, tt.err)
+			}
+		})
+	}
+}

@@ -45,6 +45,8 @@ func (c *Coordinator) checkpointJob() checkpoint.Job {
 		Seed:            c.job.GetSeed(),
 		TrainSamples:    c.data.Train.N,
 		Hyperparameters: c.hyperparameters(),
+		Mode:            c.job.GetMode(),
+		MicroBatch:      int(c.job.GetMicroBatch()),
 	}
 }
 

@@ -12,6 +12,12 @@ import (
 	"github.com/ringtrain/ringtrain/internal/membership"
 )
 
+// The modes of [Config.Mode].
+const (
+	ModeFast  = "fast"
+	ModeExact = "exact"
+)
+
 // Config configures a [Coordinator].
 type Config struct {
 	// Dataset is "mnist" or "cifar10". Default "mnist".
@@ -49,6 +55,19 @@ type Config struct {
 	Seed uint64
 	// ZeroSeed makes a Seed of 0 a seed of its own rather than the default.
 	ZeroSeed bool
+	// Mode selects how gradients are summed. "fast" sums the float32
+	// gradients of the workers' slices, so the result depends on the
+	// number of workers in its last bits. "exact" sums fixed-point
+	// gradients of micro-batches as int64, so the model after every step
+	// is the same, bit for bit, for any number of workers and through
+	// failures. Default "fast".
+	Mode string
+	// MicroBatch is the number of samples of one micro-batch in exact
+	// mode, from 1 to BatchSize. Each global batch is cut into
+	// micro-batches from its start, the last one possibly smaller, and
+	// each is computed whole on one worker. Fast mode does not use it.
+	// Default 16, or BatchSize when that is smaller.
+	MicroBatch int
 	// TrainSamples, when positive, limits training to the first that many
 	// samples of the training set, for quick runs. Default 0: all.
 	TrainSamples int
@@ -118,6 +137,8 @@ func DefaultConfig() Config {
 		Epsilon:         1e-8,
 		Momentum:        0.9,
 		Seed:            1,
+		Mode:            ModeFast,
+		MicroBatch:      16,
 		MinWorkers:      1,
 		Name:            "coordinator",
 		GRPCAddr:        ":7070",
@@ -149,6 +170,8 @@ func (c *Config) validate() error {
 	if !c.ZeroSeed {
 		setDefault(&c.Seed, d.Seed)
 	}
+	setDefault(&c.Mode, d.Mode)
+	setDefault(&c.MicroBatch, min(d.MicroBatch, c.BatchSize))
 	setDefault(&c.MinWorkers, d.MinWorkers)
 	setDefault(&c.Name, d.Name)
 	setDefault(&c.GRPCAddr, d.GRPCAddr)
@@ -175,6 +198,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("coordinator: invalid epochs %d: want 1 or more", c.Epochs)
 	case c.BatchSize < 1 || c.BatchSize > 65536:
 		return fmt.Errorf("coordinator: invalid batch size %d: want 1 to 65536", c.BatchSize)
+	case c.Mode != ModeFast && c.Mode != ModeExact:
+		return fmt.Errorf("coordinator: unknown mode %q: want fast or exact", c.Mode)
+	case c.MicroBatch < 1 || c.MicroBatch > c.BatchSize:
+		return fmt.Errorf("coordinator: invalid micro-batch %d: want 1 to the batch size %d", c.MicroBatch, c.BatchSize)
 	case c.Optimizer != "adam" && c.Optimizer != "sgd":
 		return fmt.Errorf("coordinator: unknown optimizer %q: want adam or sgd", c.Optimizer)
 	case !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 1):

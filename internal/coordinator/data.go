@@ -67,6 +67,8 @@ func (c *Coordinator) loadData(ctx context.Context) error {
 		BatchSize:     uint32(c.cfg.BatchSize),
 		StepTimeoutMs: uint32(c.cfg.StepTimeout.Milliseconds()),
 		ParamCount:    uint64(spec.ParamCount()),
+		Mode:          c.cfg.Mode,
+		MicroBatch:    uint32(exactMicroBatch(c.cfg)),
 	}
 	c.status.update(func(s *Status) {
 		s.Model = spec.String()
@@ -121,6 +123,20 @@ func sliceBounds(n, parts int) []int {
 	return bounds
 }
 
+// microBatchBounds splits a batch of n samples into parts runs of whole
+// micro-batches of size m, as even as possible in micro-batches. Slice i is
+// [bounds[i], bounds[i+1]). Only the last micro-batch of the batch may be
+// smaller than m. A slice is empty when there are fewer micro-batches than
+// parts.
+func microBatchBounds(n, m, parts int) []int {
+	micro := (n + m - 1) / m
+	bounds := make([]int, parts+1)
+	for i := range bounds {
+		bounds[i] = min(n, i*micro/parts*m)
+	}
+	return bounds
+}
+
 // gather copies the samples at the given indices into one message.
 func gather(s *dataset.Split, indices []int) *ringtrainpb.Samples {
 	dim := s.Dim()
@@ -134,7 +150,9 @@ func gather(s *dataset.Split, indices []int) *ringtrainpb.Samples {
 }
 
 // dropoutSeed derives the seed of one slice's dropout masks from the job
-// seed, the step and the slice's first position in the batch.
+// seed, the step and the slice's first position in the batch. Exact mode
+// passes offset 0 for every slice, and each worker derives the masks of a
+// micro-batch from this seed and the micro-batch's position.
 func dropoutSeed(seed, step uint64, offset int) uint64 {
 	x := seed ^ step*0x9e3779b97f4a7c15 ^ uint64(offset)<<40
 	x ^= x >> 30

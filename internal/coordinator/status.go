@@ -45,6 +45,8 @@ type Status struct {
 	Optimizer    string  `json:"optimizer"`
 	LearningRate float64 `json:"learning_rate"`
 	Seed         uint64  `json:"seed"`
+	Mode         string  `json:"mode,omitempty"`        // "fast" or "exact"
+	MicroBatch   int     `json:"micro_batch,omitempty"` // exact mode only
 	MinWorkers   int     `json:"min_workers"`
 	Generation   uint64  `json:"generation"`
 	// Epoch is the epoch in progress, counted from 1; after the job it is
@@ -160,6 +162,8 @@ func newStatusBoard(jobID string, cfg Config) *statusBoard {
 		Optimizer:    cfg.Optimizer,
 		LearningRate: cfg.LearningRate,
 		Seed:         cfg.Seed,
+		Mode:         cfg.Mode,
+		MicroBatch:   exactMicroBatch(cfg),
 		MinWorkers:   cfg.MinWorkers,
 		History:      []EpochStats{},
 		StepLoss:     []StepPoint{},

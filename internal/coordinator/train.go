@@ -14,10 +14,6 @@ import (
 	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
 )
 
-// evalChunkBytes bounds the pixels of one Evaluate call, well under gRPC's
-// 4 MiB message limit.
-const evalChunkBytes = 1 << 20
-
 // position is the job's committed progress, and the sums of the epoch in
 // progress.
 type position struct {
@@ -139,7 +135,7 @@ func (c *Coordinator) step(ctx context.Context, batch []int) error {
 	v := c.view
 	stepNumber := c.pos.step + 1
 	started := time.Now()
-	bounds := sliceBounds(len(batch), len(v.members))
+	bounds := c.splitBatch(len(batch), len(v.members))
 	responses := make([]*ringtrainpb.StepResponse, len(v.members))
 	c.status.setState(StateTraining)
 
@@ -156,8 +152,14 @@ func (c *Coordinator) step(ctx context.Context, batch []int) error {
 			Epoch:       uint32(c.pos.epoch + 1),
 			GlobalBatch: uint32(len(batch)),
 			Samples:     gather(&c.data.Train, batch[bounds[i]:bounds[i+1]]),
-			DropoutSeed: dropoutSeed(c.cfg.Seed, stepNumber, bounds[i]),
+			DropoutSeed: c.stepDropoutSeed(stepNumber, bounds[i]),
+			BatchOffset: uint32(bounds[i]),
 		})
+		if status.Code(err) == codes.OutOfRange {
+			// The step would fail again if run again, so the other
+			// workers need not wait for it.
+			cancel()
+		}
 		responses[i] = resp
 		return err
 	})
@@ -166,13 +168,12 @@ func (c *Coordinator) step(ctx context.Context, batch []int) error {
 	}
 
 	fps := make([]uint64, len(responses))
-	var lossSum float64
 	var correct int
 	for i, resp := range responses {
 		fps[i] = resp.GetFingerprint()
-		lossSum += resp.GetLossSum()
 		correct += int(resp.GetCorrect())
 	}
+	lossSum := c.stepLossSum(responses)
 	if err := checkFingerprints(c.pos.step, v.members, fps); err != nil {
 		return err
 	}
@@ -239,7 +240,9 @@ func (c *Coordinator) abortOnFailure(ctx context.Context, cancel context.CancelF
 // stepFailure sorts the failed calls of a step. A worker that returned
 // Aborted, FailedPrecondition or Canceled is alive and saw the failure of
 // another, while any other error marks the worker itself as failed. A worker that
-// rejects its samples is a bug, not a failure, and stops the job.
+// rejects its samples is a bug, not a failure, and stops the job. So does a
+// gradient that exact mode cannot hold in fixed point, which returns
+// OutOfRange and would come out the same on every retry.
 func (c *Coordinator) stepFailure(ctx context.Context, v *view, errs []error) error {
 	blamed := make([]error, len(errs))
 	failed := 0
@@ -253,6 +256,8 @@ func (c *Coordinator) stepFailure(ctx context.Context, v *view, errs []error) er
 			c.logger.Debug("worker abandoned step", "peer", v.members[i].name, "err", err)
 		case codes.InvalidArgument:
 			return fmt.Errorf("coordinator: worker %s rejected step %d: %w", v.members[i].name, c.pos.step+1, err)
+		case codes.OutOfRange:
+			return fmt.Errorf("coordinator: step %d stopped on worker %s: %w", c.pos.step+1, v.members[i].name, err)
 		default:
 			blamed[i] = err
 		}
@@ -267,75 +272,6 @@ func (c *Coordinator) stepFailure(ctx context.Context, v *view, errs []error) er
 		return err
 	}
 	return fmt.Errorf("coordinator: step %d failed on %d of %d workers: %w", c.pos.step+1, failed, len(errs), errRetry)
-}
-
-// evaluate returns the test loss and accuracy of the committed parameters,
-// splitting the test set across the view's workers. A failure forms a new
-// view and evaluates again.
-func (c *Coordinator) evaluate(ctx context.Context) (loss, accuracy float64, err error) {
-	test := &c.data.Test
-	chunk := max(1, evalChunkBytes/test.Dim())
-	for {
-		if err := c.ensureView(ctx); err != nil {
-			return 0, 0, err
-		}
-		v := c.view
-		type sums struct {
-			loss        float64
-			correct, n  int
-			fingerprint uint64
-		}
-		results := make([]sums, len(v.members))
-		errs := c.forEach(v.members, func(i int, w *worker) error {
-			for from := i * chunk; from < test.N; from += len(v.members) * chunk {
-				indices := make([]int, 0, chunk)
-				for j := from; j < min(from+chunk, test.N); j++ {
-					indices = append(indices, j)
-				}
-				callCtx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
-				resp, err := w.client.Evaluate(callCtx, &ringtrainpb.EvaluateRequest{
-					Generation:    v.generation,
-					CommittedStep: c.pos.step,
-					Samples:       gather(test, indices),
-				})
-				cancel()
-				if err != nil {
-					return err
-				}
-				results[i].loss += resp.GetLossSum()
-				results[i].correct += int(resp.GetCorrect())
-				results[i].n += int(resp.GetCount())
-				results[i].fingerprint = resp.GetFingerprint()
-			}
-			return nil
-		})
-		if err := c.dropFailed(ctx, v.members, errs, "evaluate"); err != nil {
-			if !errors.Is(err, errRetry) {
-				return 0, 0, err
-			}
-			c.view = nil
-			continue
-		}
-		var total sums
-		fps := make([]uint64, 0, len(results))
-		for i, r := range results {
-			total.loss += r.loss
-			total.correct += r.correct
-			total.n += r.n
-			if r.n > 0 || i == 0 {
-				fps = append(fps, r.fingerprint)
-			}
-		}
-		if err := checkFingerprints(c.pos.step, v.members[:len(fps)], fps); err != nil {
-			return 0, 0, err
-		}
-		c.pos.setFingerprint(c.pos.step, fps[0])
-		c.status.update(func(s *Status) { s.Fingerprint = tensor.FormatFingerprint(c.pos.fingerprint) })
-		if total.n != test.N {
-			return 0, 0, fmt.Errorf("coordinator: evaluation covered %d of %d test samples", total.n, test.N)
-		}
-		return total.loss / float64(total.n), float64(total.correct) / float64(total.n), nil
-	}
 }
 
 // writeModel fetches the committed parameters from the first worker of the
@@ -383,7 +319,8 @@ func (c *Coordinator) writeModel(ctx context.Context) error {
 
 // observeStep feeds one committed step to the metrics: the slowest worker's
 // compute and all-reduce times, and the bytes each worker sent in the ring,
-// 2(N-1)/N times the gradient's size.
+// 2(N-1)/N times the gradient's size: 4 bytes a value in fast mode, 8 in
+// exact mode.
 func (c *Coordinator) observeStep(wall time.Duration, v *view, responses []*ringtrainpb.StepResponse, samples int) {
 	var compute, reduce float64
 	for _, resp := range responses {
@@ -391,7 +328,11 @@ func (c *Coordinator) observeStep(wall time.Duration, v *view, responses []*ring
 		reduce = max(reduce, resp.GetAllreduceSeconds())
 	}
 	n := int64(len(v.members))
-	bytes := 4 * int64(c.job.GetParamCount()) * 2 * (n - 1) / n
+	valueBytes := int64(4)
+	if c.cfg.Mode == ModeExact {
+		valueBytes = 8
+	}
+	bytes := valueBytes * int64(c.job.GetParamCount()) * 2 * (n - 1) / n
 	c.metrics.ObserveStep(wall.Seconds(), compute, reduce, samples, bytes)
 	c.metrics.SetWorkers(c.registry.countByState())
 }

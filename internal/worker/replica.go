@@ -26,6 +26,13 @@ type replica struct {
 	dim      int
 	maxBatch int
 
+	// exact is set in exact mode, where each micro-batch of microBatch
+	// samples is computed whole and its gradient is added to fixedSum in
+	// fixed point.
+	exact      bool
+	microBatch int
+	fixedSum   []int64
+
 	// step is the committed step the parameters belong to.
 	step uint64
 	// pending is the step whose reduced gradient waits in the gradient
@@ -52,6 +59,10 @@ func newReplica(job *ringtrainpb.JobSpec) (*replica, error) {
 	if spec.Inputs != dim {
 		return nil, fmt.Errorf("worker: job %s: model takes %d inputs, samples have %d", job.GetJobId(), spec.Inputs, dim)
 	}
+	exact, err := checkMode(job)
+	if err != nil {
+		return nil, err
+	}
 	maxBatch := max(int(job.GetBatchSize()), 256)
 	net, err := nn.NewNetwork(spec, maxBatch)
 	if err != nil {
@@ -62,7 +73,7 @@ func newReplica(job *ringtrainpb.JobSpec) (*replica, error) {
 		return nil, err
 	}
 	classes := spec.Layers[len(spec.Layers)-1].Units
-	return &replica{
+	r := &replica{
 		job:      job,
 		spec:     spec,
 		net:      net,
@@ -73,7 +84,28 @@ func newReplica(job *ringtrainpb.JobSpec) (*replica, error) {
 		maxBatch: maxBatch,
 		x:        make([]float32, maxBatch*dim),
 		dlogits:  make([]float32, maxBatch*classes),
-	}, nil
+	}
+	if exact {
+		r.exact = true
+		r.microBatch = int(job.GetMicroBatch())
+		r.fixedSum = make([]int64, len(net.Params()))
+	}
+	return r, nil
+}
+
+// checkMode returns whether job runs in exact mode, and an error for an
+// unknown mode or a micro-batch size outside 1 to the batch size.
+func checkMode(job *ringtrainpb.JobSpec) (exact bool, err error) {
+	switch job.GetMode() {
+	case "", "fast":
+		return false, nil
+	case "exact":
+		if mb, batch := job.GetMicroBatch(), job.GetBatchSize(); mb < 1 || mb > batch {
+			return false, fmt.Errorf("worker: job %s: invalid micro-batch %d: want 1 to the batch size %d", job.GetJobId(), mb, batch)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("worker: job %s: unknown mode %q: want fast or exact; run the same ringtrain version on every node", job.GetJobId(), job.GetMode())
 }
 
 func (r *replica) classes() int { return r.spec.Layers[len(r.spec.Layers)-1].Units }

@@ -80,7 +80,9 @@ func (w *Worker) Configure(ctx context.Context, req *ringtrainpb.ConfigureReques
 }
 
 // Step computes the gradient of this worker's slice, sums it over the ring
-// and holds the sum until the step is committed.
+// and holds the sum until the step is committed. In exact mode the slice is
+// computed micro-batch by micro-batch and summed in fixed point, as
+// exactStep describes.
 func (w *Worker) Step(ctx context.Context, req *ringtrainpb.StepRequest) (*ringtrainpb.StepResponse, error) {
 	w.stateMu.Lock()
 	defer w.stateMu.Unlock()
@@ -95,12 +97,15 @@ func (w *Worker) Step(ctx context.Context, req *ringtrainpb.StepRequest) (*ringt
 	}
 
 	start := time.Now()
-	r.net.ZeroGrad()
 	x, labels, rows, err := r.decode(req.GetSamples())
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "worker %s: step %d: %v", w.cfg.Name, req.GetStep(), err)
 	}
 	resp := &ringtrainpb.StepResponse{Count: uint32(rows), Fingerprint: r.fingerprint}
+	if r.exact {
+		return w.exactStep(ctx, r, req, x, labels, resp, start)
+	}
+	r.net.ZeroGrad()
 	if rows > 0 {
 		rng := rand.New(rand.NewPCG(req.GetDropoutSeed(), req.GetStep()))
 		logits := r.net.Forward(x, rows, true, rng)

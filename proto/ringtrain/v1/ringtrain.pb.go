@@ -217,7 +217,15 @@ type JobSpec struct {
 	// Deadline for one step on a worker, in milliseconds.
 	StepTimeoutMs uint32 `protobuf:"varint,19,opt,name=step_timeout_ms,json=stepTimeoutMs,proto3" json:"step_timeout_ms,omitempty"`
 	// Number of parameters, so a worker built from another spec is caught.
-	ParamCount    uint64 `protobuf:"varint,20,opt,name=param_count,json=paramCount,proto3" json:"param_count,omitempty"`
+	ParamCount uint64 `protobuf:"varint,20,opt,name=param_count,json=paramCount,proto3" json:"param_count,omitempty"`
+	// Gradient reduction: "fast" (or empty) sums float32 gradients of the
+	// workers' slices; "exact" sums fixed-point gradients of micro-batches
+	// as int64, so the result does not depend on the number of workers.
+	Mode string `protobuf:"bytes,21,opt,name=mode,proto3" json:"mode,omitempty"`
+	// Samples per micro-batch in exact mode: each global batch is cut into
+	// micro-batches of this size from its start, the last one possibly
+	// smaller, and each is computed whole on one worker.
+	MicroBatch    uint32 `protobuf:"varint,22,opt,name=micro_batch,json=microBatch,proto3" json:"micro_batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -388,6 +396,20 @@ func (x *JobSpec) GetStepTimeoutMs() uint32 {
 func (x *JobSpec) GetParamCount() uint64 {
 	if x != nil {
 		return x.ParamCount
+	}
+	return 0
+}
+
+func (x *JobSpec) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *JobSpec) GetMicroBatch() uint32 {
+	if x != nil {
+		return x.MicroBatch
 	}
 	return 0
 }
@@ -915,8 +937,13 @@ type StepRequest struct {
 	// Size of the whole global batch, which divides the summed gradient.
 	GlobalBatch uint32   `protobuf:"varint,4,opt,name=global_batch,json=globalBatch,proto3" json:"global_batch,omitempty"`
 	Samples     *Samples `protobuf:"bytes,5,opt,name=samples,proto3" json:"samples,omitempty"`
-	// Seed for the dropout masks of this slice.
-	DropoutSeed   uint64 `protobuf:"varint,6,opt,name=dropout_seed,json=dropoutSeed,proto3" json:"dropout_seed,omitempty"`
+	// Seed for the dropout masks. In fast mode it seeds this slice; in exact
+	// mode it seeds the whole step, and the micro-batch that starts at
+	// position p of the global batch draws its masks from PCG(dropout_seed, p).
+	DropoutSeed uint64 `protobuf:"varint,6,opt,name=dropout_seed,json=dropoutSeed,proto3" json:"dropout_seed,omitempty"`
+	// Position of the slice's first sample in the global batch. In exact mode
+	// it is a multiple of the micro-batch size.
+	BatchOffset   uint32 `protobuf:"varint,7,opt,name=batch_offset,json=batchOffset,proto3" json:"batch_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -993,6 +1020,13 @@ func (x *StepRequest) GetDropoutSeed() uint64 {
 	return 0
 }
 
+func (x *StepRequest) GetBatchOffset() uint32 {
+	if x != nil {
+		return x.BatchOffset
+	}
+	return 0
+}
+
 type StepResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Sum of per-sample losses over the worker's slice.
@@ -1003,8 +1037,12 @@ type StepResponse struct {
 	Fingerprint      uint64  `protobuf:"varint,4,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	ComputeSeconds   float64 `protobuf:"fixed64,5,opt,name=compute_seconds,json=computeSeconds,proto3" json:"compute_seconds,omitempty"`
 	AllreduceSeconds float64 `protobuf:"fixed64,6,opt,name=allreduce_seconds,json=allreduceSeconds,proto3" json:"allreduce_seconds,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Exact mode only: the loss sum of the slice as the sum of each
+	// micro-batch's loss sum in fixed point (units of 2^-32), so that the
+	// coordinator's total does not depend on how the batch was split.
+	LossSumFixed  int64 `protobuf:"varint,7,opt,name=loss_sum_fixed,json=lossSumFixed,proto3" json:"loss_sum_fixed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StepResponse) Reset() {
@@ -1075,6 +1113,13 @@ func (x *StepResponse) GetComputeSeconds() float64 {
 func (x *StepResponse) GetAllreduceSeconds() float64 {
 	if x != nil {
 		return x.AllreduceSeconds
+	}
+	return 0
+}
+
+func (x *StepResponse) GetLossSumFixed() int64 {
+	if x != nil {
+		return x.LossSumFixed
 	}
 	return 0
 }
@@ -1383,7 +1428,7 @@ const file_ringtrain_v1_ringtrain_proto_rawDesc = "" +
 	"\x04step\x18\a \x01(\x04R\x04step\x12 \n" +
 	"\vfingerprint\x18\b \x01(\x04R\vfingerprint\")\n" +
 	"\x10RegisterResponse\x12\x15\n" +
-	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\xb0\x04\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\xe5\x04\n" +
 	"\aJobSpec\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x18\n" +
@@ -1407,7 +1452,10 @@ const file_ringtrain_v1_ringtrain_proto_rawDesc = "" +
 	"\fframe_floats\x18\x12 \x01(\rR\vframeFloats\x12&\n" +
 	"\x0fstep_timeout_ms\x18\x13 \x01(\rR\rstepTimeoutMs\x12\x1f\n" +
 	"\vparam_count\x18\x14 \x01(\x04R\n" +
-	"paramCount\"=\n" +
+	"paramCount\x12\x12\n" +
+	"\x04mode\x18\x15 \x01(\tR\x04mode\x12\x1f\n" +
+	"\vmicro_batch\x18\x16 \x01(\rR\n" +
+	"microBatch\"=\n" +
 	"\x04Peer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fgrpc_address\x18\x02 \x01(\tR\vgrpcAddress\"\xde\x01\n" +
@@ -1451,7 +1499,7 @@ const file_ringtrain_v1_ringtrain_proto_rawDesc = "" +
 	"\aSamples\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\x12\x16\n" +
 	"\x06pixels\x18\x02 \x01(\fR\x06pixels\x12\x16\n" +
-	"\x06labels\x18\x03 \x01(\fR\x06labels\"\xce\x01\n" +
+	"\x06labels\x18\x03 \x01(\fR\x06labels\"\xf1\x01\n" +
 	"\vStepRequest\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -1460,14 +1508,16 @@ const file_ringtrain_v1_ringtrain_proto_rawDesc = "" +
 	"\x05epoch\x18\x03 \x01(\rR\x05epoch\x12!\n" +
 	"\fglobal_batch\x18\x04 \x01(\rR\vglobalBatch\x12/\n" +
 	"\asamples\x18\x05 \x01(\v2\x15.ringtrain.v1.SamplesR\asamples\x12!\n" +
-	"\fdropout_seed\x18\x06 \x01(\x04R\vdropoutSeed\"\xd1\x01\n" +
+	"\fdropout_seed\x18\x06 \x01(\x04R\vdropoutSeed\x12!\n" +
+	"\fbatch_offset\x18\a \x01(\rR\vbatchOffset\"\xf7\x01\n" +
 	"\fStepResponse\x12\x19\n" +
 	"\bloss_sum\x18\x01 \x01(\x01R\alossSum\x12\x18\n" +
 	"\acorrect\x18\x02 \x01(\rR\acorrect\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\rR\x05count\x12 \n" +
 	"\vfingerprint\x18\x04 \x01(\x04R\vfingerprint\x12'\n" +
 	"\x0fcompute_seconds\x18\x05 \x01(\x01R\x0ecomputeSeconds\x12+\n" +
-	"\x11allreduce_seconds\x18\x06 \x01(\x01R\x10allreduceSeconds\"\x89\x01\n" +
+	"\x11allreduce_seconds\x18\x06 \x01(\x01R\x10allreduceSeconds\x12$\n" +
+	"\x0eloss_sum_fixed\x18\a \x01(\x03R\flossSumFixed\"\x89\x01\n" +
 	"\x0fEvaluateRequest\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +

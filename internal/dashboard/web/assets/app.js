@@ -124,7 +124,8 @@
       ["seed", String(s.seed)],
     ];
     if (s.mode !== undefined) {
-      fields.push(["mode", String(s.mode)]);
+      const mode = s.micro_batch ? `${s.mode}, micro-batch ${integer(s.micro_batch)}` : String(s.mode);
+      fields.push(["mode", mode]);
     }
     fields.push(
       ["state", s.state],
