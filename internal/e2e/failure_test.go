@@ -236,9 +236,14 @@ func countFailures(s coordinator.Status) int {
 // step, or a joiner that did not receive t, fails here.
 func checkReplicas(t *testing.T, ctx context.Context, s coordinator.Status) {
 	t.Helper()
+	if len(s.Generations) == 0 {
+		t.Fatal("final status lists no generation")
+	}
+	// Once the job ends its workers are idle, so the final view names them.
+	final := s.Generations[len(s.Generations)-1].Workers
 	members := 0
 	for _, w := range s.Workers {
-		if w.State != coordinator.WorkerTraining {
+		if !slices.Contains(final, w.ID) {
 			continue
 		}
 		members++
@@ -254,7 +259,7 @@ func checkReplicas(t *testing.T, ctx context.Context, s coordinator.Status) {
 		}
 	}
 	if members == 0 {
-		t.Error("final status lists no worker in the training state")
+		t.Errorf("final status lists none of the final view's workers %v", final)
 	}
 }
 
