@@ -42,5 +42,12 @@ func (w logWriter) logLine(line string) {
 	if strings.Contains(line, "use of closed network connection") {
 		level = slog.LevelDebug
 	}
+	// A worker restarted on new ports causes this line until memberlist
+	// releases the name of its dead process, so the line is expected. The
+	// coordinator rejects a second live process under one name with an
+	// error of its own.
+	if strings.HasPrefix(line, "Conflicting address for ") {
+		level = min(level, slog.LevelWarn)
+	}
 	w.logger.Log(context.Background(), level, line, "component", "memberlist")
 }

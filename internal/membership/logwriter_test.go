@@ -17,6 +17,7 @@ func TestLogWriterKeepsSeverity(t *testing.T) {
 		{"warn", "2026/12/03 10:00:00 [WARN] memberlist: Refuting a suspect message\n", "level=WARN msg=\"Refuting a suspect message\""},
 		{"error", "[ERR] memberlist: Failed to send ping\n", "level=ERROR msg=\"Failed to send ping\""},
 		{"debug", "[DEBUG] memberlist: Stream connection\n", "level=DEBUG msg=\"Stream connection\""},
+		{"name conflict", "[ERR] memberlist: Conflicting address for w4. Mine: 127.0.0.1:7946 Theirs: 127.0.0.1:7947 Old state: 1\n", "level=WARN msg=\"Conflicting address for w4."},
 		{"closed socket after shutdown", "[ERR] memberlist: Failed to send gossip: use of closed network connection\n", "level=DEBUG"},
 		{"untagged", "plain text\n", "level=INFO msg=\"plain text\""},
 	}
