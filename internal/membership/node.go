@@ -167,7 +167,7 @@ func Start(cfg Config) (*Node, error) {
 	mc.Delegate = n.delegate
 	mc.Events = n.delegate
 	mc.LogOutput = nil
-	mc.Logger = log.New(logWriter{logger: n.logger}, "", 0)
+	mc.Logger = log.New(newLogWriter(n.logger), "", 0)
 
 	ml, err := memberlist.Create(mc)
 	if err != nil {
