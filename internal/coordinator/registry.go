@@ -68,23 +68,30 @@ const timingWeight = 0.1
 type registry struct {
 	changed chan struct{}
 
-	// mu guards workers and the mutable fields of each worker.
+	// mu guards workers, the mutable fields of each worker, and waiting.
 	mu      sync.Mutex
 	workers map[string]*worker
+	// waiting maps a worker name to the address whose registration waits
+	// for the name to be released.
+	waiting map[string]string
 }
 
 func newRegistry() *registry {
-	return &registry{changed: make(chan struct{}, 1), workers: make(map[string]*worker)}
+	return &registry{changed: make(chan struct{}, 1), workers: make(map[string]*worker), waiting: make(map[string]string)}
 }
 
 // Register admits a worker that memberlist has found. A worker registering
 // again under the same name and address only refreshes its record. A new
-// address or incarnation replaces the record, and the old process is
-// treated as gone.
+// incarnation at the same address replaces the record. A new address
+// replaces it only once the old process is dead, as [Coordinator.claimName]
+// decides.
 func (c *Coordinator) Register(ctx context.Context, req *ringtrainpb.RegisterRequest) (*ringtrainpb.RegisterResponse, error) {
 	name, addr := strings.TrimSpace(req.GetName()), strings.TrimSpace(req.GetGrpcAddress())
 	if name == "" || addr == "" {
 		return nil, status.Errorf(codes.InvalidArgument, "register: name %q and gRPC address %q must both be set", name, addr)
+	}
+	if err := c.claimName(ctx, name, addr); err != nil {
+		return nil, err
 	}
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -101,8 +108,8 @@ func (c *Coordinator) Register(ctx context.Context, req *ringtrainpb.RegisterReq
 			step:        req.GetStep(),
 			fingerprint: req.GetFingerprint(),
 		}}
-	if replaced := c.registry.add(w); replaced {
-		c.logger.Info("worker registered again", "peer", name, "addr", addr)
+	if previous, replaced := c.registry.add(w); replaced {
+		c.logger.Info("worker registered again", "peer", name, "addr", addr, "previous_addr", previous)
 	} else {
 		c.logger.Info("worker registered", "peer", name, "addr", addr)
 	}
@@ -110,9 +117,11 @@ func (c *Coordinator) Register(ctx context.Context, req *ringtrainpb.RegisterReq
 	return &ringtrainpb.RegisterResponse{JobId: c.jobID}, nil
 }
 
-// add records w. It reports whether a record of the same name existed.
-func (r *registry) add(w *worker) bool {
+// add records w. It returns the address of the record of the same name it
+// refreshed or replaced, and whether there was one.
+func (r *registry) add(w *worker) (string, bool) {
 	r.mu.Lock()
+	delete(r.waiting, w.name)
 	old, exists := r.workers[w.name]
 	if exists && old.addr == w.addr && old.incarnation == w.incarnation {
 		// The same process registered again: keep the connection.
@@ -124,15 +133,41 @@ func (r *registry) add(w *worker) bool {
 		r.mu.Unlock()
 		w.conn.Close()
 		r.notify()
-		return true
+		return old.addr, true
 	}
 	r.workers[w.name] = w
 	r.mu.Unlock()
-	if exists {
-		old.conn.Close()
+	if !exists {
+		r.notify()
+		return "", false
 	}
+	old.conn.Close()
 	r.notify()
-	return exists
+	return old.addr, true
+}
+
+// addrOf returns the address of the record of that name, or "" when there
+// is none.
+func (r *registry) addrOf(name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w, ok := r.workers[name]; ok {
+		return w.addr
+	}
+	return ""
+}
+
+// noteWaiting records that the worker name at addr waits for its name and
+// reports whether that is new, so the wait is logged once and not on every
+// retry.
+func (r *registry) noteWaiting(name, addr string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.waiting[name] == addr {
+		return false
+	}
+	r.waiting[name] = addr
+	return true
 }
 
 func (r *registry) notify() {

@@ -26,7 +26,7 @@ import (
 // process is a command of the built binaries that the test kills at its end.
 type process struct {
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *logBuffer
 	done chan error
 }
 
@@ -57,7 +57,7 @@ func startProcess(t *testing.T, name string, path string, args ...string) *proce
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
+	p := &process{cmd: cmd, logs: logs, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
@@ -96,11 +96,16 @@ func startWorkerProcesses(t *testing.T, bin, join string, n int) []*process {
 	var procs []*process
 	for i := range n {
 		name := "proc-" + strconv.Itoa(i+1)
-		procs = append(procs, startProcess(t, name, filepath.Join(bin, "worker"),
-			"--name", name, "--join", join, "--grpc-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0",
-			"--probe-interval", "500ms"))
+		procs = append(procs, startProcess(t, name, filepath.Join(bin, "worker"), workerArgs(name, join)...))
 	}
 	return procs
+}
+
+// workerArgs returns the command line of a worker process on loopback. Its
+// ports are picked anew by every process started with it.
+func workerArgs(name, join string) []string {
+	return []string{"--name", name, "--join", join, "--grpc-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0",
+		"--probe-interval", "500ms"}
 }
 
 func coordinatorArgs(t *testing.T, gossip, httpAddr, dir string, extra ...string) []string {

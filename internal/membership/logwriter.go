@@ -5,22 +5,40 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
+	"time"
 )
+
+// conflictWarnInterval is the minimum time between two warnings about name
+// conflicts on one node name. A worker that waits for its name after a
+// restart causes a conflict with every retry, so the repeats in between
+// are logged at Debug.
+const conflictWarnInterval = 10 * time.Second
 
 // logWriter turns memberlist's "[LEVEL] memberlist: text" lines into slog
 // records, so they keep their severity under the process's handler.
 type logWriter struct {
 	logger *slog.Logger
+
+	// mu guards conflictWarned.
+	mu sync.Mutex
+	// conflictWarned maps a node name to the time its last conflict was
+	// logged as a warning.
+	conflictWarned map[string]time.Time
 }
 
-func (w logWriter) Write(p []byte) (int, error) {
+func newLogWriter(logger *slog.Logger) *logWriter {
+	return &logWriter{logger: logger, conflictWarned: make(map[string]time.Time)}
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
 	for _, line := range bytes.Split(bytes.TrimRight(p, "\n"), []byte("\n")) {
 		w.logLine(string(line))
 	}
 	return len(p), nil
 }
 
-func (w logWriter) logLine(line string) {
+func (w *logWriter) logLine(line string) {
 	// memberlist's logger prefixes a timestamp; the level tag follows it.
 	level := slog.LevelInfo
 	if i := strings.Index(line, "["); i >= 0 {
@@ -42,5 +60,38 @@ func (w logWriter) logLine(line string) {
 	if strings.Contains(line, "use of closed network connection") {
 		level = slog.LevelDebug
 	}
+	// A worker restarted on new ports causes this line until memberlist
+	// releases the name of its dead process, so the line is expected. The
+	// coordinator rejects a second live process under one name with an
+	// error of its own.
+	if name, ok := conflictName(line); ok {
+		level = min(level, slog.LevelWarn)
+		if !w.warnConflict(name, time.Now()) {
+			level = slog.LevelDebug
+		}
+	}
 	w.logger.Log(context.Background(), level, line, "component", "memberlist")
+}
+
+// conflictName returns the node name of memberlist's line about two
+// addresses claiming one name.
+func conflictName(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, "Conflicting address for ")
+	if !ok {
+		return "", false
+	}
+	name, _, ok := strings.Cut(rest, ". Mine:")
+	return name, ok
+}
+
+// warnConflict reports whether a conflict on the node name is to be logged
+// as a warning, and records the time when it is.
+func (w *logWriter) warnConflict(name string, now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if last, ok := w.conflictWarned[name]; ok && now.Sub(last) < conflictWarnInterval {
+		return false
+	}
+	w.conflictWarned[name] = now
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLogWriterKeepsSeverity(t *testing.T) {
@@ -17,13 +18,14 @@ func TestLogWriterKeepsSeverity(t *testing.T) {
 		{"warn", "2026/12/03 10:00:00 [WARN] memberlist: Refuting a suspect message\n", "level=WARN msg=\"Refuting a suspect message\""},
 		{"error", "[ERR] memberlist: Failed to send ping\n", "level=ERROR msg=\"Failed to send ping\""},
 		{"debug", "[DEBUG] memberlist: Stream connection\n", "level=DEBUG msg=\"Stream connection\""},
+		{"name conflict", "[ERR] memberlist: Conflicting address for w4. Mine: 127.0.0.1:7946 Theirs: 127.0.0.1:7947 Old state: 1\n", "level=WARN msg=\"Conflicting address for w4."},
 		{"closed socket after shutdown", "[ERR] memberlist: Failed to send gossip: use of closed network connection\n", "level=DEBUG"},
 		{"untagged", "plain text\n", "level=INFO msg=\"plain text\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			w := logWriter{logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+			w := newLogWriter(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 			if _, err := w.Write([]byte(tt.line)); err != nil {
 				t.Fatal(err)
 			}
@@ -31,5 +33,35 @@ func TestLogWriterKeepsSeverity(t *testing.T) {
 				t.Errorf("Write(%q) logged %q, want it to contain %q", tt.line, buf.String(), tt.want)
 			}
 		})
+	}
+}
+
+func TestLogWriterLimitsConflictWarnings(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w := newLogWriter(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	lines := []string{
+		"[ERR] memberlist: Conflicting address for w4. Mine: 127.0.0.1:7946 Theirs: 127.0.0.1:7947 Old state: 1\n",
+		"[ERR] memberlist: Conflicting address for w4. Mine: 127.0.0.1:7946 Theirs: 127.0.0.1:7947 Old state: 2\n",
+		"[ERR] memberlist: Conflicting address for w5. Mine: 127.0.0.1:7948 Theirs: 127.0.0.1:7949 Old state: 0\n",
+	}
+	for _, line := range lines {
+		if _, err := w.Write([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logged := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(logged) != 3 {
+		t.Fatalf("logged %d lines, want 3:\n%s", len(logged), buf.String())
+	}
+	for i, want := range []string{"level=WARN", "level=DEBUG", "level=WARN"} {
+		if !strings.Contains(logged[i], want) {
+			t.Errorf("line %d = %q, want it to contain %q", i, logged[i], want)
+		}
+	}
+
+	// After the interval, the same name is a warning again.
+	if !w.warnConflict("w4", time.Now().Add(conflictWarnInterval)) {
+		t.Errorf("warnConflict(w4) %v after its last warning = false, want true", conflictWarnInterval)
 	}
 }

@@ -43,6 +43,17 @@ type Config struct {
 	// bounds how long it stays out. Default 5s. memberlist's LAN setting is
 	// 30s, meant for clusters far larger than a training ring.
 	PushPullInterval time.Duration
+	// DeadNodeReclaimTime is how long a node must have been dead before a
+	// node of the same name at another address may take over the name, as
+	// a worker restarted on new ports does. Default 1s. With memberlist's
+	// default of 0, memberlist v0.7.0 rejects the new address until it drops
+	// the dead entry, 30s or more after the death (GossipToTheDeadTime of
+	// its LAN configuration). A node declared dead wrongly but still
+	// reachable learns of it from the gossip that memberlist keeps sending to
+	// dead nodes, in rounds 200ms apart, and refutes at its old address.
+	// The wait gives it that head start over another process that claims
+	// the name.
+	DeadNodeReclaimTime time.Duration
 	// Logger receives memberlist's log lines and the node's own. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -51,11 +62,12 @@ type Config struct {
 // DefaultConfig returns the defaults for a node bound to all interfaces.
 func DefaultConfig() Config {
 	return Config{
-		BindAddr:         "0.0.0.0:7946",
-		ProbeInterval:    time.Second,
-		ProbeTimeout:     500 * time.Millisecond,
-		SuspicionMult:    4,
-		PushPullInterval: 5 * time.Second,
+		BindAddr:            "0.0.0.0:7946",
+		ProbeInterval:       time.Second,
+		ProbeTimeout:        500 * time.Millisecond,
+		SuspicionMult:       4,
+		PushPullInterval:    5 * time.Second,
+		DeadNodeReclaimTime: time.Second,
 	}
 }
 
@@ -78,6 +90,9 @@ func (c *Config) validate() error {
 	}
 	if c.PushPullInterval == 0 {
 		c.PushPullInterval = d.PushPullInterval
+	}
+	if c.DeadNodeReclaimTime == 0 {
+		c.DeadNodeReclaimTime = d.DeadNodeReclaimTime
 	}
 	if c.ProbeInterval < 0 || c.ProbeTimeout < 0 {
 		return fmt.Errorf("membership: invalid probe interval %v or timeout %v: want positive durations", c.ProbeInterval, c.ProbeTimeout)
@@ -154,10 +169,11 @@ func Start(cfg Config) (*Node, error) {
 	mc.ProbeTimeout = cfg.ProbeTimeout
 	mc.SuspicionMult = cfg.SuspicionMult
 	mc.PushPullInterval = cfg.PushPullInterval
+	mc.DeadNodeReclaimTime = cfg.DeadNodeReclaimTime
 	mc.Delegate = n.delegate
 	mc.Events = n.delegate
 	mc.LogOutput = nil
-	mc.Logger = log.New(logWriter{logger: n.logger}, "", 0)
+	mc.Logger = log.New(newLogWriter(n.logger), "", 0)
 
 	ml, err := memberlist.Create(mc)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,13 +17,19 @@ const defaultTestTimeout = 10 * time.Second
 
 func startNode(t *testing.T, name string, role membership.Role) *membership.Node {
 	t.Helper()
+	return startNodeWith(t, name, role, "127.0.0.1:1"+name[len(name)-1:], io.Discard)
+}
+
+// startNodeWith starts a node that gossips grpcAddr and logs to logs.
+func startNodeWith(t *testing.T, name string, role membership.Role, grpcAddr string, logs io.Writer) *membership.Node {
+	t.Helper()
 	cfg := membership.DefaultConfig()
 	cfg.Name = name
 	cfg.BindAddr = "127.0.0.1:0"
 	cfg.ProbeInterval = 200 * time.Millisecond
 	cfg.ProbeTimeout = 100 * time.Millisecond
-	cfg.Meta = membership.Meta{Role: role, GRPCAddress: "127.0.0.1:1" + name[len(name)-1:], Incarnation: 7}
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Meta = membership.Meta{Role: role, GRPCAddress: grpcAddr, Incarnation: 7}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	n, err := membership.Start(cfg)
 	if err != nil {
 		t.Fatalf("Start(%s): %v", name, err)
@@ -138,4 +146,69 @@ func TestStartRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// syncBuffer collects log output written from memberlist's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// grpcAddrOf returns the gRPC address n lists for the member name, or "".
+func grpcAddrOf(n *membership.Node, name string) string {
+	for _, m := range n.Members() {
+		if m.Name == name {
+			return m.Meta.GRPCAddress
+		}
+	}
+	return ""
+}
+
+func TestRestartTakesNameAtNewAddress(t *testing.T) {
+	var coordLogs syncBuffer
+	coord := startNodeWith(t, "coordinator", membership.RoleCoordinator, "127.0.0.1:10", &coordLogs)
+	first := startNodeWith(t, "worker-1", membership.RoleWorker, "127.0.0.1:11", io.Discard)
+	if err := first.JoinOnce([]string{coord.GossipAddr()}); err != nil {
+		t.Fatalf("JoinOnce: %v", err)
+	}
+	waitFor(t, "worker-1 at its first address", func() bool { return grpcAddrOf(coord, "worker-1") == "127.0.0.1:11" })
+
+	// A second process under the same name, at another address, while the
+	// first one lives: memberlist reports the conflict and keeps the name
+	// with the first.
+	second := startNodeWith(t, "worker-1", membership.RoleWorker, "127.0.0.1:12", io.Discard)
+	if err := second.JoinOnce([]string{coord.GossipAddr()}); err != nil {
+		t.Fatalf("JoinOnce: %v", err)
+	}
+	waitFor(t, "the coordinator to report the name conflict", func() bool {
+		return strings.Contains(coordLogs.String(), "Conflicting address for worker-1")
+	})
+	if got := grpcAddrOf(coord, "worker-1"); got != "127.0.0.1:11" {
+		t.Fatalf("coordinator lists worker-1 at %q while its first process lives, want 127.0.0.1:11", got)
+	}
+
+	// Once the first process is declared dead, the second takes the name
+	// on its next state exchange, as a worker restarted on new ports does.
+	crashed := time.Now()
+	first.Shutdown()
+	waitFor(t, "worker-1 at its second address", func() bool {
+		if grpcAddrOf(coord, "worker-1") == "127.0.0.1:12" {
+			return true
+		}
+		second.JoinOnce([]string{coord.GossipAddr()})
+		return false
+	})
+	t.Logf("name taken at the new address %v after the crash", time.Since(crashed).Round(time.Millisecond))
 }

@@ -2,10 +2,16 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/hashicorp/memberlist"
 
@@ -16,34 +22,39 @@ import (
 // registerTimeout bounds one Register call.
 const registerTimeout = 5 * time.Second
 
+// ErrNameInUse reports that the coordinator rejected this worker because a
+// live worker at another address holds its name.
+var ErrNameInUse = errors.New("worker: coordinator rejected the registration")
+
 // registerLoop registers with the coordinator whenever memberlist shows one
 // this worker has not registered with yet: the first coordinator, and every
-// coordinator that restarts under a new incarnation. Failed attempts back off
-// from 250ms up to 5s.
-func (w *Worker) registerLoop(ctx context.Context) {
+// coordinator that restarts under a new incarnation. It returns nil when ctx
+// ends, and an error wrapping [ErrNameInUse] when the coordinator rejects
+// the worker's name.
+func (w *Worker) registerLoop(ctx context.Context) error {
 	type target struct {
 		addr        string
 		incarnation uint64
 	}
 	var registered target
-	backoff := 250 * time.Millisecond
+	retry := newRegisterRetry()
 	ticker := time.NewTicker(2 * time.Second)
 	defer ticker.Stop()
 	for {
 		coord, found := w.findCoordinator()
 		if found && (target{coord.Meta.GRPCAddress, coord.Meta.Incarnation}) != registered {
-			if err := w.register(ctx, coord.Meta.GRPCAddress); err != nil {
-				w.logger.Warn("register with coordinator failed, retrying", "coordinator", coord.Meta.GRPCAddress, "retry_in", backoff, "err", err)
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(backoff):
+			err := w.register(ctx, coord.Meta.GRPCAddress)
+			if status.Code(err) == codes.AlreadyExists {
+				return fmt.Errorf("%w: %s", ErrNameInUse, status.Convert(err).Message())
+			}
+			if err != nil {
+				if !w.waitToRetry(ctx, &retry, coord.Meta.GRPCAddress, err) {
+					return nil
 				}
-				backoff = min(2*backoff, 5*time.Second)
 				continue
 			}
 			registered = target{coord.Meta.GRPCAddress, coord.Meta.Incarnation}
-			backoff = 250 * time.Millisecond
+			retry = newRegisterRetry()
 		}
 		if !found && registered != (target{}) {
 			w.logger.Info("coordinator gone, waiting for one", "coordinator", registered.addr)
@@ -56,11 +67,64 @@ func (w *Worker) registerLoop(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-w.node.Changed():
 		case <-ticker.C:
 		}
 	}
+}
+
+// registerRetry paces the register attempts that follow a failure.
+type registerRetry struct {
+	backoff     time.Duration
+	lastFailure string
+}
+
+func newRegisterRetry() registerRetry {
+	return registerRetry{backoff: 250 * time.Millisecond}
+}
+
+// waitToRetry logs a failed register attempt and waits for the delay in
+// the coordinator's RetryInfo, or else for the backoff, which doubles from
+// 250ms up to 5s. It returns false when ctx ends first.
+func (w *Worker) waitToRetry(ctx context.Context, retry *registerRetry, coordAddr string, err error) bool {
+	wait, requested := retryDelay(err)
+	if !requested {
+		wait = retry.backoff
+		retry.backoff = min(2*retry.backoff, 5*time.Second)
+	}
+	// A wait for the worker's name repeats one message for as long as
+	// memberlist takes to release the name, so only its first is a warning.
+	level := slog.LevelWarn
+	if err.Error() == retry.lastFailure {
+		level = slog.LevelDebug
+	}
+	retry.lastFailure = err.Error()
+	w.logger.Log(ctx, level, "register with coordinator failed, retrying",
+		"coordinator", coordAddr, "retry_in", wait, "err", err)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(wait):
+	}
+	if requested {
+		// The name still belongs to an earlier process of this worker.
+		// Sending this process's gossip state just before the next attempt
+		// lets memberlist take the new address as soon as it may, usually
+		// in time for that attempt.
+		w.rejoin()
+	}
+	return true
+}
+
+// retryDelay returns the retry delay of a RetryInfo detail in a gRPC error.
+func retryDelay(err error) (time.Duration, bool) {
+	for _, detail := range status.Convert(err).Details() {
+		if info, ok := detail.(*errdetails.RetryInfo); ok && info.GetRetryDelay() != nil {
+			return info.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
 }
 
 // findCoordinator returns the coordinator memberlist shows, preferring an

@@ -194,22 +194,32 @@ func (w *Worker) Name() string { return w.cfg.Name }
 
 // Run serves until ctx ends: it joins the cluster, registers with every
 // coordinator that appears and serves the coordinator's calls. On return
-// the worker has left the cluster and closed its listeners.
+// the worker has left the cluster and closed its listeners. It returns an
+// error wrapping [ErrNameInUse] when the coordinator rejects the worker
+// because a live worker at another address holds its name.
 //
 // Shutdown order: the gossip node leaves first, so the others stop routing
 // to this worker; then the ring fails any collective in flight, which ends
-// a blocked step; then the gRPC server stops.
+// a blocked step; then the gRPC server stops. A worker whose name was
+// rejected stops its gossip node without a leave message, because that
+// message names only the node, and the others would apply it to the live
+// worker that holds the name.
 func (w *Worker) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- w.server.Serve(w.listener) }()
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	registerErr := make(chan error, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := w.node.Join(ctx, w.cfg.Join); err != nil && ctx.Err() == nil {
 			w.logger.Error("join cluster failed", "err", err)
 			return
 		}
-		w.registerLoop(ctx)
+		if err := w.registerLoop(ctx); err != nil {
+			registerErr <- err
+		}
 	})
 
 	var err error
@@ -217,7 +227,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-serveErr:
 		err = fmt.Errorf("worker: gRPC server stopped: %w", err)
+	case err = <-registerErr:
+		w.node.Shutdown()
 	}
+	cancel()
 	wg.Wait()
 	w.node.Leave(time.Second)
 	w.ring.Close()
