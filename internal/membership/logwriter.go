@@ -15,20 +15,43 @@ import (
 // are logged at Debug.
 const conflictWarnInterval = 10 * time.Second
 
+// resolveWarnInterval is the minimum time between two warnings about
+// failing to resolve one join address. A worker whose coordinator has gone,
+// as after a job ends, joins again every few seconds, so the repeats in
+// between are logged at Debug and counted in the next warning.
+const resolveWarnInterval = time.Minute
+
 // logWriter turns memberlist's "[LEVEL] memberlist: text" lines into slog
 // records, so they keep their severity under the process's handler.
 type logWriter struct {
 	logger *slog.Logger
+	// now returns the current time. Tests replace it to step the clock.
+	now func() time.Time
 
-	// mu guards conflictWarned.
+	// mu guards conflictWarned and resolveFailed.
 	mu sync.Mutex
 	// conflictWarned maps a node name to the time its last conflict was
 	// logged as a warning.
 	conflictWarned map[string]time.Time
+	// resolveFailed maps a join address to its failures to resolve.
+	resolveFailed map[string]*resolveFailures
+}
+
+// resolveFailures is the count and times of the failures to resolve one
+// join address.
+type resolveFailures struct {
+	warned  time.Time // time of the last warning
+	last    time.Time // time of the last failure
+	repeats int       // failures since the last warning
 }
 
 func newLogWriter(logger *slog.Logger) *logWriter {
-	return &logWriter{logger: logger, conflictWarned: make(map[string]time.Time)}
+	return &logWriter{
+		logger:         logger,
+		now:            time.Now,
+		conflictWarned: make(map[string]time.Time),
+		resolveFailed:  make(map[string]*resolveFailures),
+	}
 }
 
 func (w *logWriter) Write(p []byte) (int, error) {
@@ -66,11 +89,55 @@ func (w *logWriter) logLine(line string) {
 	// error of its own.
 	if name, ok := conflictName(line); ok {
 		level = min(level, slog.LevelWarn)
-		if !w.warnConflict(name, time.Now()) {
+		if !w.warnConflict(name, w.now()) {
 			level = slog.LevelDebug
 		}
 	}
-	w.logger.Log(context.Background(), level, line, "component", "memberlist")
+	attrs := []any{"component", "memberlist"}
+	if addr, ok := unresolvedAddress(line); ok {
+		warn, attempts, period := w.warnResolve(addr, w.now())
+		switch {
+		case !warn:
+			level = slog.LevelDebug
+		case attempts > 1:
+			attrs = append(attrs, "attempts", attempts, "period", period.Round(time.Second))
+		}
+	}
+	w.logger.Log(context.Background(), level, line, attrs...)
+}
+
+// unresolvedAddress returns the join address of the line that memberlist
+// v0.7.0's Join logs at WARN for each address it cannot resolve.
+func unresolvedAddress(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, "failed to resolve ")
+	if !ok {
+		return "", false
+	}
+	addr, _, ok := strings.Cut(rest, ": ")
+	return addr, ok
+}
+
+// warnResolve reports whether a failure to resolve addr at now is logged at
+// its own level rather than at Debug. That holds for the first failure after
+// a quiet resolveWarnInterval, and for the first one a resolveWarnInterval or
+// more after the last warning. In the second case warnResolve also returns
+// the failures since that warning, this one included, and the time since it.
+func (w *logWriter) warnResolve(addr string, now time.Time) (warn bool, attempts int, period time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f, ok := w.resolveFailed[addr]
+	if !ok || now.Sub(f.last) >= resolveWarnInterval {
+		w.resolveFailed[addr] = &resolveFailures{warned: now, last: now}
+		return true, 1, 0
+	}
+	f.last = now
+	f.repeats++
+	if now.Sub(f.warned) < resolveWarnInterval {
+		return false, 0, 0
+	}
+	attempts, period = f.repeats, now.Sub(f.warned)
+	f.warned, f.repeats = now, 0
+	return true, attempts, period
 }
 
 // conflictName returns the node name of memberlist's line about two
