@@ -15,12 +15,6 @@ import (
 // are logged at Debug.
 const conflictWarnInterval = 10 * time.Second
 
-// resolveWarnInterval is the minimum time between two warnings about
-// failing to resolve one join address. A worker whose coordinator has gone,
-// as after a job ends, joins again every few seconds, so the repeats in
-// between are logged at Debug and counted in the next warning.
-const resolveWarnInterval = time.Minute
-
 // logWriter turns memberlist's "[LEVEL] memberlist: text" lines into slog
 // records, so they keep their severity under the process's handler.
 type logWriter struct {
@@ -34,15 +28,7 @@ type logWriter struct {
 	// logged as a warning.
 	conflictWarned map[string]time.Time
 	// resolveFailed maps a join address to its failures to resolve.
-	resolveFailed map[string]*resolveFailures
-}
-
-// resolveFailures is the count and times of the failures to resolve one
-// join address.
-type resolveFailures struct {
-	warned  time.Time // time of the last warning
-	last    time.Time // time of the last failure
-	repeats int       // failures since the last warning
+	resolveFailed map[string]*repeatLimiter
 }
 
 func newLogWriter(logger *slog.Logger) *logWriter {
@@ -50,7 +36,7 @@ func newLogWriter(logger *slog.Logger) *logWriter {
 		logger:         logger,
 		now:            time.Now,
 		conflictWarned: make(map[string]time.Time),
-		resolveFailed:  make(map[string]*resolveFailures),
+		resolveFailed:  make(map[string]*repeatLimiter),
 	}
 }
 
@@ -95,7 +81,7 @@ func (w *logWriter) logLine(line string) {
 	}
 	attrs := []any{"component", "memberlist"}
 	if addr, ok := unresolvedAddress(line); ok {
-		warn, attempts, period := w.warnResolve(addr, w.now())
+		warn, attempts, period := w.resolveFailure(addr, w.now())
 		switch {
 		case !warn:
 			level = slog.LevelDebug
@@ -117,27 +103,17 @@ func unresolvedAddress(line string) (string, bool) {
 	return addr, ok
 }
 
-// warnResolve reports whether a failure to resolve addr at now is logged at
-// its own level rather than at Debug. That holds for the first failure after
-// a quiet resolveWarnInterval, and for the first one a resolveWarnInterval or
-// more after the last warning. In the second case warnResolve also returns
-// the failures since that warning, this one included, and the time since it.
-func (w *logWriter) warnResolve(addr string, now time.Time) (warn bool, attempts int, period time.Duration) {
+// resolveFailure records a failure to resolve addr at now, as
+// [repeatLimiter.failure] does for the failures of that address.
+func (w *logWriter) resolveFailure(addr string, now time.Time) (warn bool, attempts int, period time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	f, ok := w.resolveFailed[addr]
-	if !ok || now.Sub(f.last) >= resolveWarnInterval {
-		w.resolveFailed[addr] = &resolveFailures{warned: now, last: now}
-		return true, 1, 0
+	l, ok := w.resolveFailed[addr]
+	if !ok {
+		l = &repeatLimiter{}
+		w.resolveFailed[addr] = l
 	}
-	f.last = now
-	f.repeats++
-	if now.Sub(f.warned) < resolveWarnInterval {
-		return false, 0, 0
-	}
-	attempts, period = f.repeats, now.Sub(f.warned)
-	f.warned, f.repeats = now, 0
-	return true, attempts, period
+	return l.failure(now)
 }
 
 // conflictName returns the node name of memberlist's line about two

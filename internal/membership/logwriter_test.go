@@ -89,29 +89,29 @@ func TestLogWriterLimitsResolveWarnings(t *testing.T) {
 	if got := write(0, "coordinator:7946"); strings.Contains(got, "attempts=") {
 		t.Errorf("second failure logged %q, want no attempts yet", got)
 	}
-	for at := 2 * time.Second; at < resolveWarnInterval; at += 2 * time.Second {
+	for at := 2 * time.Second; at < repeatWarnInterval; at += 2 * time.Second {
 		if got, want := write(at, "coordinator:7946"), "level=DEBUG"; !strings.Contains(got, want) {
 			t.Fatalf("failure after %v logged %q, want it to contain %q", at, got, want)
 		}
 	}
-	summary := write(resolveWarnInterval, "coordinator:7946")
+	summary := write(repeatWarnInterval, "coordinator:7946")
 	for _, want := range []string{"level=WARN", "msg=\"failed to resolve coordinator:7946:", "attempts=31", "period=1m0s"} {
 		if !strings.Contains(summary, want) {
-			t.Errorf("failure after %v logged %q, want it to contain %q", resolveWarnInterval, summary, want)
+			t.Errorf("failure after %v logged %q, want it to contain %q", repeatWarnInterval, summary, want)
 		}
 	}
-	if got, want := write(resolveWarnInterval+2*time.Second, "coordinator:7946"), "level=DEBUG"; !strings.Contains(got, want) {
+	if got, want := write(repeatWarnInterval+2*time.Second, "coordinator:7946"), "level=DEBUG"; !strings.Contains(got, want) {
 		t.Errorf("failure after the summary logged %q, want it to contain %q", got, want)
 	}
 
 	// Another address has its own count.
-	if got, want := write(resolveWarnInterval+4*time.Second, "other:7946"), "level=WARN"; !strings.Contains(got, want) {
+	if got, want := write(repeatWarnInterval+4*time.Second, "other:7946"), "level=WARN"; !strings.Contains(got, want) {
 		t.Errorf("first failure of another address logged %q, want it to contain %q", got, want)
 	}
 
 	// After a minute without failures, as when the address resolved for a
 	// while, the next failure is a plain warning again.
-	again := write(3*resolveWarnInterval, "coordinator:7946")
+	again := write(3*repeatWarnInterval, "coordinator:7946")
 	if !strings.Contains(again, "level=WARN") || strings.Contains(again, "attempts=") {
 		t.Errorf("failure after a quiet minute logged %q, want a warning without attempts", again)
 	}
