@@ -27,6 +27,44 @@ type savedProgress struct {
 	Failures    int          `json:"failures"`
 }
 
+// progress returns the finished epochs and the sums of the epoch in
+// progress, for a checkpoint.
+func (c *Coordinator) progress() savedProgress {
+	return savedProgress{
+		History: c.status.snapshot().History,
+		LossSum: c.pos.lossSum, Correct: c.pos.correct, LossSamples: c.pos.lossSamples,
+		Seconds: c.pos.seconds, Failures: c.pos.failures,
+	}
+}
+
+// decodeProgress decodes the progress of a checkpoint. An empty one decodes
+// to the zero value. History entries written before EpochStats.TrainSamples
+// existed lack it, and get their Samples, which is what their train figures
+// were reported as covering.
+func decodeProgress(data []byte) (savedProgress, error) {
+	var p savedProgress
+	if len(data) == 0 {
+		return p, nil
+	}
+	if err := json.Unmarshal(data, &p); err != nil {
+		return p, err
+	}
+	var present struct {
+		History []struct {
+			TrainSamples *int `json:"train_samples"`
+		} `json:"history"`
+	}
+	if err := json.Unmarshal(data, &present); err != nil {
+		return p, err
+	}
+	for i, e := range present.History {
+		if e.TrainSamples == nil {
+			p.History[i].TrainSamples = p.History[i].Samples
+		}
+	}
+	return p, nil
+}
+
 // state is a replica's committed state as a worker streams it.
 type state struct {
 	header *ringtrainpb.StateHeader
@@ -94,11 +132,9 @@ func (c *Coordinator) restore() error {
 // resumeFrom sets the job's position, history and sums to those of ck and
 // keeps ck as the source of the replicas' state.
 func (c *Coordinator) resumeFrom(ck *checkpoint.Checkpoint) error {
-	var p savedProgress
-	if len(ck.Header.Progress) > 0 {
-		if err := json.Unmarshal(ck.Header.Progress, &p); err != nil {
-			return fmt.Errorf("coordinator: checkpoint of step %d: decode progress: %w", ck.Header.Step, err)
-		}
+	p, err := decodeProgress(ck.Header.Progress)
+	if err != nil {
+		return fmt.Errorf("coordinator: checkpoint of step %d: decode progress: %w", ck.Header.Step, err)
 	}
 	h := ck.Header
 	c.pos = position{
@@ -171,6 +207,14 @@ func (c *Coordinator) adoptWorkerState(candidates []*worker) {
 	})
 	c.logger.Info("resuming from the workers' state", "step", bestStep, "epoch", epoch+1, "offset", offset)
 	c.status.event("resumed from the workers' state at step %d", bestStep)
+	if missing := offset - c.pos.lossSamples; missing > 0 {
+		// The loss and correct predictions of the steps after the newest
+		// checkpoint were summed by the coordinator that stopped.
+		c.logger.Warn("the epoch's train loss and accuracy will leave out samples trained before the restart",
+			"epoch", epoch+1, "missing_samples", missing, "step", bestStep)
+		c.status.event("epoch %d: train loss and accuracy leave out %d samples trained before the restart",
+			epoch+1, missing)
+	}
 }
 
 // maybeCheckpoint writes a checkpoint every CheckpointEvery steps and when
@@ -196,11 +240,7 @@ func (c *Coordinator) writeCheckpoint(ctx context.Context) error {
 		c.view = nil
 		return fmt.Errorf("fetch state from %s: %w", source.name, err)
 	}
-	progressJSON, err := json.Marshal(savedProgress{
-		History: c.status.snapshot().History,
-		LossSum: c.pos.lossSum, Correct: c.pos.correct, LossSamples: c.pos.lossSamples,
-		Seconds: c.pos.seconds, Failures: c.pos.failures,
-	})
+	progressJSON, err := json.Marshal(c.progress())
 	if err != nil {
 		return err
 	}

@@ -96,12 +96,17 @@ type StepPoint struct {
 }
 
 // EpochStats summarises one finished epoch. TrainLoss and TrainAccuracy are
-// sample-weighted means over the epoch's steps, each measured with the
-// parameters of its step. The test figures use the parameters at the end of
-// the epoch.
+// sample-weighted means over the TrainSamples samples of the epoch's steps,
+// each measured with the parameters of its step. The test figures use the
+// parameters at the end of the epoch.
 type EpochStats struct {
-	Epoch         int     `json:"epoch"`
-	Samples       int     `json:"samples"`
+	Epoch   int `json:"epoch"`
+	Samples int `json:"samples"`
+	// TrainSamples counts the samples that TrainLoss and TrainAccuracy
+	// average. It is less than Samples when the coordinator restarted and
+	// resumed from the workers' state, because the sums of the steps after
+	// its newest checkpoint were lost with it.
+	TrainSamples  int     `json:"train_samples"`
 	TrainLoss     float64 `json:"train_loss"`
 	TrainAccuracy float64 `json:"train_accuracy"`
 	TestLoss      float64 `json:"test_loss"`

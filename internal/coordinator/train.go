@@ -106,6 +106,7 @@ func (c *Coordinator) train(ctx context.Context) error {
 		stats := EpochStats{
 			Epoch:         c.pos.epoch + 1,
 			Samples:       c.pos.offset,
+			TrainSamples:  c.pos.lossSamples,
 			TrainLoss:     c.pos.lossSum / float64(max(c.pos.lossSamples, 1)),
 			TrainAccuracy: float64(c.pos.correct) / float64(max(c.pos.lossSamples, 1)),
 			TestLoss:      testLoss,
@@ -117,7 +118,8 @@ func (c *Coordinator) train(ctx context.Context) error {
 		c.metrics.ObserveEpoch(stats.Epoch, stats.TrainLoss, stats.TrainAccuracy, stats.TestLoss, stats.TestAccuracy)
 		c.status.event("epoch %d: train loss %.4f accuracy %.4f, test loss %.4f accuracy %.4f",
 			stats.Epoch, stats.TrainLoss, stats.TrainAccuracy, stats.TestLoss, stats.TestAccuracy)
-		c.logger.Info("epoch finished", "epoch", stats.Epoch, "samples", stats.Samples,
+		c.logger.Info("epoch finished", "epoch", stats.Epoch,
+			"samples", stats.Samples, "train_samples", stats.TrainSamples,
 			"train_loss", stats.TrainLoss, "train_accuracy", stats.TrainAccuracy,
 			"test_loss", stats.TestLoss, "test_accuracy", stats.TestAccuracy,
 			"seconds", stats.Seconds, "failures", c.pos.failures, "step", c.pos.step)

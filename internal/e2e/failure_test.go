@@ -335,4 +335,57 @@ func TestCoordinatorRestartResumes(t *testing.T) {
 	if want := uint64(3 * ((6000 + 63) / 64)); s.Step != want {
 		t.Errorf("step = %d, want %d: committed steps were lost or repeated", s.Step, want)
 	}
+	checkResumedTrainSamples(t, s, 6000, 64)
+}
+
+// checkResumedTrainSamples checks that each epoch's train figures cover all
+// its samples, except in the epoch that a restarted coordinator resumed from
+// the workers' state: there they leave out the samples of the steps between
+// the checkpoint and the workers' step, and an event records the count.
+func checkResumedTrainSamples(t *testing.T, s coordinator.Status, samples, batch int) {
+	t.Helper()
+	var checkpointStep, workersStep int
+	var noted bool
+	for _, e := range s.Events {
+		if rest, ok := strings.CutPrefix(e.Message, "resumed from checkpoint at step "); ok {
+			checkpointStep, _ = strconv.Atoi(rest)
+		}
+		if rest, ok := strings.CutPrefix(e.Message, "resumed from the workers' state at step "); ok {
+			workersStep, _ = strconv.Atoi(rest)
+		}
+		noted = noted || strings.Contains(e.Message, "train loss and accuracy leave out")
+	}
+	if checkpointStep == 0 {
+		t.Fatal("events of the restarted coordinator name no checkpoint step")
+	}
+
+	stepsPerEpoch := (samples + batch - 1) / batch
+	resumedEpoch := checkpointStep/stepsPerEpoch + 1
+	// offset returns the samples of the resumed epoch that steps up to step
+	// used, as that epoch begins after the step that ends the one before.
+	offset := func(step int) int {
+		return min(max(step-(resumedEpoch-1)*stepsPerEpoch, 0)*batch, samples)
+	}
+	missing := 0
+	if workersStep > 0 {
+		missing = offset(workersStep) - offset(checkpointStep)
+	}
+	t.Logf("resumed from checkpoint at step %d, workers' state at step %d: %d samples missing from epoch %d",
+		checkpointStep, workersStep, missing, resumedEpoch)
+
+	for _, h := range s.History {
+		want := samples
+		if h.Epoch == resumedEpoch {
+			want -= missing
+		}
+		if h.TrainSamples != want {
+			t.Errorf("epoch %d train_samples = %d, want %d", h.Epoch, h.TrainSamples, want)
+		}
+	}
+	if missing > 0 && !noted {
+		t.Errorf("no event notes the %d samples left out of epoch %d's train figures", missing, resumedEpoch)
+	}
+	if missing == 0 && noted {
+		t.Error("an event notes samples left out of the train figures, but the checkpoint covered all")
+	}
 }

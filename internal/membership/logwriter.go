@@ -19,16 +19,25 @@ const conflictWarnInterval = 10 * time.Second
 // records, so they keep their severity under the process's handler.
 type logWriter struct {
 	logger *slog.Logger
+	// now returns the current time. Tests replace it to step the clock.
+	now func() time.Time
 
-	// mu guards conflictWarned.
+	// mu guards conflictWarned and resolveFailed.
 	mu sync.Mutex
 	// conflictWarned maps a node name to the time its last conflict was
 	// logged as a warning.
 	conflictWarned map[string]time.Time
+	// resolveFailed maps a join address to its failures to resolve.
+	resolveFailed map[string]*repeatLimiter
 }
 
 func newLogWriter(logger *slog.Logger) *logWriter {
-	return &logWriter{logger: logger, conflictWarned: make(map[string]time.Time)}
+	return &logWriter{
+		logger:         logger,
+		now:            time.Now,
+		conflictWarned: make(map[string]time.Time),
+		resolveFailed:  make(map[string]*repeatLimiter),
+	}
 }
 
 func (w *logWriter) Write(p []byte) (int, error) {
@@ -66,11 +75,45 @@ func (w *logWriter) logLine(line string) {
 	// error of its own.
 	if name, ok := conflictName(line); ok {
 		level = min(level, slog.LevelWarn)
-		if !w.warnConflict(name, time.Now()) {
+		if !w.warnConflict(name, w.now()) {
 			level = slog.LevelDebug
 		}
 	}
-	w.logger.Log(context.Background(), level, line, "component", "memberlist")
+	attrs := []any{"component", "memberlist"}
+	if addr, ok := unresolvedAddress(line); ok {
+		warn, attempts, period := w.resolveFailure(addr, w.now())
+		switch {
+		case !warn:
+			level = slog.LevelDebug
+		case attempts > 1:
+			attrs = append(attrs, "attempts", attempts, "period", period.Round(time.Second))
+		}
+	}
+	w.logger.Log(context.Background(), level, line, attrs...)
+}
+
+// unresolvedAddress returns the join address of the line that memberlist
+// v0.7.0's Join logs at WARN for each address it cannot resolve.
+func unresolvedAddress(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, "failed to resolve ")
+	if !ok {
+		return "", false
+	}
+	addr, _, ok := strings.Cut(rest, ": ")
+	return addr, ok
+}
+
+// resolveFailure records a failure to resolve addr at now, as
+// [repeatLimiter.failure] does for the failures of that address.
+func (w *logWriter) resolveFailure(addr string, now time.Time) (warn bool, attempts int, period time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l, ok := w.resolveFailed[addr]
+	if !ok {
+		l = &repeatLimiter{}
+		w.resolveFailed[addr] = l
+	}
+	return l.failure(now)
 }
 
 // conflictName returns the node name of memberlist's line about two

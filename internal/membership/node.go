@@ -187,19 +187,30 @@ func Start(cfg Config) (*Node, error) {
 
 // Join contacts the given gossip addresses until one of them responds or ctx
 // ends, backing off between rounds from 250ms up to 5s. An empty list
-// returns at once: the node waits for others to join it.
+// returns at once: the node waits for others to join it. Join logs its first
+// failed round as a warning and the repeats at Debug, with a warning that
+// counts them at most once a minute.
 func (n *Node) Join(ctx context.Context, addrs []string) error {
 	if len(addrs) == 0 {
 		return nil
 	}
 	backoff := 250 * time.Millisecond
+	var failures repeatLimiter
 	for {
 		count, err := n.ml.Join(addrs)
 		if err == nil || count > 0 {
 			n.logger.Info("joined cluster", "contacted", count, "members", n.ml.NumMembers())
 			return nil
 		}
-		n.logger.Warn("join failed, retrying", "join", addrs, "retry_in", backoff, "err", err)
+		level := slog.LevelDebug
+		attrs := []any{"join", addrs, "retry_in", backoff, "err", err}
+		if warn, attempts, period := failures.failure(time.Now()); warn {
+			level = slog.LevelWarn
+			if attempts > 1 {
+				attrs = append(attrs, "attempts", attempts, "period", period.Round(time.Second))
+			}
+		}
+		n.logger.Log(ctx, level, "join failed, retrying", attrs...)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("membership: join %v: %w", addrs, ctx.Err())

@@ -104,6 +104,49 @@ func TestJoinRetriesUntilContextEnds(t *testing.T) {
 	}
 }
 
+func TestJoinLogsRepeatsAtDebug(t *testing.T) {
+	var logs syncBuffer
+	cfg := membership.DefaultConfig()
+	cfg.Name = "worker-1"
+	cfg.BindAddr = "127.0.0.1:0"
+	cfg.Meta = membership.Meta{Role: membership.RoleWorker, GRPCAddress: "127.0.0.1:11"}
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	n, err := membership.Start(cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { n.Shutdown() })
+
+	failures := func() []string {
+		var lines []string
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, "join failed, retrying") {
+				lines = append(lines, line)
+			}
+		}
+		return lines
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	// Nothing listens on port 1 of loopback.
+	go func() { done <- n.Join(ctx, []string{"127.0.0.1:1"}) }()
+	waitFor(t, "three failed join rounds", func() bool { return len(failures()) >= 3 })
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("Join to a closed port succeeded, want an error when the context ends")
+	}
+
+	lines := failures()
+	if !strings.Contains(lines[0], "level=WARN") {
+		t.Errorf("first failed round logged %q, want a warning", lines[0])
+	}
+	for i, line := range lines[1:] {
+		if !strings.Contains(line, "level=DEBUG") {
+			t.Errorf("failed round %d logged %q, want it at debug", i+2, line)
+		}
+	}
+}
+
 func TestSetMetaReachesPeers(t *testing.T) {
 	coord := startNode(t, "coordinator", membership.RoleCoordinator)
 	w := startNode(t, "worker-1", membership.RoleWorker)
