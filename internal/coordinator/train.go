@@ -50,8 +50,10 @@ func (p *position) setFingerprint(step, fp uint64) {
 // after each.
 func (c *Coordinator) train(ctx context.Context) error {
 	n := c.data.Train.N
+epochs:
 	for c.pos.epoch < c.cfg.Epochs {
-		order := epochOrder(c.cfg.Seed, c.pos.epoch, n)
+		epoch := c.pos.epoch
+		order := epochOrder(c.cfg.Seed, epoch, n)
 		c.status.update(func(s *Status) { s.Epoch = c.pos.epoch + 1 })
 		started := time.Now()
 		attempts := 0
@@ -59,6 +61,16 @@ func (c *Coordinator) train(ctx context.Context) error {
 		for c.pos.offset < n {
 			if err := c.ensureView(ctx); err != nil {
 				return err
+			}
+			// Forming a view can adopt the workers' newer state, as after a
+			// coordinator restart. That can move the job into a later epoch,
+			// whose order differs, or to the end of this one, whose
+			// evaluation is then all that is left.
+			if c.pos.epoch != epoch {
+				continue epochs
+			}
+			if c.pos.offset >= n {
+				break
 			}
 			batch := order[c.pos.offset:min(c.pos.offset+c.cfg.BatchSize, n)]
 			if c.pos.step == 0 && c.status.snapshot().LastCheckpoint == nil {
