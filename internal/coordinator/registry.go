@@ -90,6 +90,13 @@ func (c *Coordinator) Register(ctx context.Context, req *ringtrainpb.RegisterReq
 	if name == "" || addr == "" {
 		return nil, status.Errorf(codes.InvalidArgument, "register: name %q and gRPC address %q must both be set", name, addr)
 	}
+	if v := req.GetProtocolVersion(); v != ringtrainpb.ProtocolVersion {
+		c.logger.Warn("worker rejected: other protocol version", "peer", name, "addr", addr,
+			"protocol_version", v, "want", ringtrainpb.ProtocolVersion)
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"register %s: worker speaks protocol version %d, this coordinator %d: run the same ringtrain release on every node",
+			name, v, ringtrainpb.ProtocolVersion)
+	}
 	if err := c.claimName(ctx, name, addr); err != nil {
 		return nil, err
 	}

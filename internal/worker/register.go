@@ -26,11 +26,16 @@ const registerTimeout = 5 * time.Second
 // live worker at another address holds its name.
 var ErrNameInUse = errors.New("worker: coordinator rejected the registration")
 
+// ErrIncompatible reports that the coordinator rejected this worker because
+// it speaks another version of the protocol.
+var ErrIncompatible = errors.New("worker: coordinator speaks another protocol version")
+
 // registerLoop registers with the coordinator whenever memberlist shows one
 // this worker has not registered with yet: the first coordinator, and every
 // coordinator that restarts under a new incarnation. It returns nil when ctx
-// ends, and an error wrapping [ErrNameInUse] when the coordinator rejects
-// the worker's name.
+// ends, an error wrapping [ErrNameInUse] when the coordinator rejects
+// the worker's name, and one wrapping [ErrIncompatible] when it rejects the
+// worker's protocol version.
 func (w *Worker) registerLoop(ctx context.Context) error {
 	type target struct {
 		addr        string
@@ -46,6 +51,9 @@ func (w *Worker) registerLoop(ctx context.Context) error {
 			err := w.register(ctx, coord.Meta.GRPCAddress)
 			if status.Code(err) == codes.AlreadyExists {
 				return fmt.Errorf("%w: %s", ErrNameInUse, status.Convert(err).Message())
+			}
+			if status.Code(err) == codes.FailedPrecondition {
+				return fmt.Errorf("%w: %s", ErrIncompatible, status.Convert(err).Message())
 			}
 			if err != nil {
 				if !w.waitToRetry(ctx, &retry, coord.Meta.GRPCAddress, err) {
@@ -168,6 +176,8 @@ func (w *Worker) registerRequest() *ringtrainpb.RegisterRequest {
 		Name:        w.cfg.Name,
 		GrpcAddress: w.grpcAddr,
 		Incarnation: w.incarnation,
+
+		ProtocolVersion: ringtrainpb.ProtocolVersion,
 	}
 	w.viewMu.Lock()
 	req.JobId, req.Generation = w.jobID, w.generation

@@ -196,7 +196,8 @@ func (w *Worker) Name() string { return w.cfg.Name }
 // coordinator that appears and serves the coordinator's calls. On return
 // the worker has left the cluster and closed its listeners. It returns an
 // error wrapping [ErrNameInUse] when the coordinator rejects the worker
-// because a live worker at another address holds its name.
+// because a live worker at another address holds its name, and one wrapping
+// [ErrIncompatible] when it rejects the worker's protocol version.
 //
 // Shutdown order: the gossip node leaves first, so the others stop routing
 // to this worker; then the ring fails any collective in flight, which ends

@@ -47,11 +47,15 @@ type RegisterRequest struct {
 	Generation uint64 `protobuf:"varint,5,opt,name=generation,proto3" json:"generation,omitempty"`
 	// Committed step of the worker's state and its fingerprint, when
 	// has_state is true.
-	HasState      bool   `protobuf:"varint,6,opt,name=has_state,json=hasState,proto3" json:"has_state,omitempty"`
-	Step          uint64 `protobuf:"varint,7,opt,name=step,proto3" json:"step,omitempty"`
-	Fingerprint   uint64 `protobuf:"varint,8,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HasState    bool   `protobuf:"varint,6,opt,name=has_state,json=hasState,proto3" json:"has_state,omitempty"`
+	Step        uint64 `protobuf:"varint,7,opt,name=step,proto3" json:"step,omitempty"`
+	Fingerprint uint64 `protobuf:"varint,8,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// Version of this protocol that the worker speaks; the coordinator
+	// rejects any other, so that a node of another release cannot ignore a
+	// field it does not know, such as the job's mode.
+	ProtocolVersion uint32 `protobuf:"varint,9,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RegisterRequest) Reset() {
@@ -136,6 +140,13 @@ func (x *RegisterRequest) GetStep() uint64 {
 func (x *RegisterRequest) GetFingerprint() uint64 {
 	if x != nil {
 		return x.Fingerprint
+	}
+	return 0
+}
+
+func (x *RegisterRequest) GetProtocolVersion() uint32 {
+	if x != nil {
+		return x.ProtocolVersion
 	}
 	return 0
 }
@@ -1415,7 +1426,7 @@ var File_ringtrain_v1_ringtrain_proto protoreflect.FileDescriptor
 
 const file_ringtrain_v1_ringtrain_proto_rawDesc = "" +
 	"\n" +
-	"\x1cringtrain/v1/ringtrain.proto\x12\fringtrain.v1\"\xf4\x01\n" +
+	"\x1cringtrain/v1/ringtrain.proto\x12\fringtrain.v1\"\x9f\x02\n" +
 	"\x0fRegisterRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fgrpc_address\x18\x02 \x01(\tR\vgrpcAddress\x12 \n" +
@@ -1426,7 +1437,8 @@ const file_ringtrain_v1_ringtrain_proto_rawDesc = "" +
 	"generation\x12\x1b\n" +
 	"\thas_state\x18\x06 \x01(\bR\bhasState\x12\x12\n" +
 	"\x04step\x18\a \x01(\x04R\x04step\x12 \n" +
-	"\vfingerprint\x18\b \x01(\x04R\vfingerprint\")\n" +
+	"\vfingerprint\x18\b \x01(\x04R\vfingerprint\x12)\n" +
+	"\x10protocol_version\x18\t \x01(\rR\x0fprotocolVersion\")\n" +
 	"\x10RegisterResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\xe5\x04\n" +
 	"\aJobSpec\x12\x15\n" +
