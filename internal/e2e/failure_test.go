@@ -389,3 +389,60 @@ func checkResumedTrainSamples(t *testing.T, s coordinator.Status, samples, batch
 		t.Error("an event notes samples left out of the train figures, but the checkpoint covered all")
 	}
 }
+
+// TestCoordinatorKilledDuringEvaluation kills the coordinator after an
+// epoch's last step committed but before its evaluation ended, when the
+// workers hold a step that no checkpoint has. The restarted coordinator
+// must evaluate that epoch and go on without a step of its own.
+func TestCoordinatorKilledDuringEvaluation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs and kills processes; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := buildCommands(t)
+	dir := t.TempDir()
+	gossip, httpAddr := freeAddr(t), freeAddr(t)
+	startWorkerProcesses(t, bin, gossip, 2)
+	// The whole test set makes the evaluation long enough to be caught, and
+	// checkpoints every 1000 steps leave only the job's first one behind.
+	args := coordinatorArgs(t, gossip, httpAddr, dir,
+		"--epochs", "2", "--train-samples", "6400", "--min-workers", "2",
+		"--checkpoint-dir", filepath.Join(dir, "checkpoints"), "--checkpoint-every", "1000")
+
+	first := startProcess(t, "first coordinator", filepath.Join(bin, "coordinator"), args...)
+	var before coordinator.Status
+	for {
+		s, err := getStatus(t, httpAddr)
+		if err == nil && s.State == coordinator.StateEvaluating && s.Epoch == 1 {
+			before = s
+			break
+		}
+		if err == nil && len(s.History) > 0 {
+			t.Skip("epoch 1 was evaluated between two polls of /status; nothing to test in this run")
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("timed out waiting for the evaluation of epoch 1")
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill coordinator: %v", err)
+	}
+	err := <-first.done
+	first.done <- err
+	t.Logf("coordinator killed while evaluating, at step %d", before.Step)
+
+	second := startProcess(t, "second coordinator", filepath.Join(bin, "coordinator"), args...)
+	waitExit(t, ctx, second, "second coordinator")
+	s := readHistory(t, dir)
+	if s.State != coordinator.StateFinished {
+		t.Errorf("state = %q, want %q", s.State, coordinator.StateFinished)
+	}
+	checkHistory(t, s, 2, 6400, 0.8)
+	if want := uint64(2 * 6400 / 64); s.Step != want {
+		t.Errorf("step = %d, want %d: a step was added or lost at the epoch's end", s.Step, want)
+	}
+	checkReplicas(t, ctx, s)
+}
