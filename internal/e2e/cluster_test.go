@@ -131,6 +131,17 @@ func checkHistory(t *testing.T, s coordinator.Status, epochs, samples int, minAc
 	}
 }
 
+// checkStepCount fails the test unless the job committed exactly one step
+// per global batch of 64 in each of its epochs of samples each, so that no
+// committed step was lost or repeated.
+func checkStepCount(t *testing.T, s coordinator.Status, epochs, samples int) {
+	t.Helper()
+	const batch = 64
+	if want := uint64(epochs * ((samples + batch - 1) / batch)); s.Step != want {
+		t.Errorf("step = %d, want %d: committed steps were lost or repeated", s.Step, want)
+	}
+}
+
 func TestLocalClusterTrainsMNIST(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
@@ -183,9 +194,7 @@ func TestLocalClusterTrainsMNIST(t *testing.T) {
 	if s.Generation < 1 {
 		t.Errorf("generation = %d, want at least 1", s.Generation)
 	}
-	if want := uint64(2 * ((6000 + 63) / 64)); s.Step != want {
-		t.Errorf("step = %d, want %d", s.Step, want)
-	}
+	checkStepCount(t, s, 2, 6000)
 	checkHistory(t, s, 2, 6000, 0.85)
 
 	m, err := modelfile.Read(cfg.Output)

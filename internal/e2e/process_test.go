@@ -8,21 +8,46 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/ringtrain/ringtrain/internal/coordinator"
 )
 
-// buildCommands compiles the coordinator and worker commands into a
-// temporary folder and returns it.
+// commands is the folder of the coordinator and worker commands, built
+// once for all the tests of this binary.
+var commands struct {
+	sync.Once
+	dir    string
+	output []byte
+	err    error
+}
+
+// buildCommands compiles the coordinator and worker commands on its first
+// call and returns their folder.
 func buildCommands(t *testing.T) string {
 	t.Helper()
-	bin := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", bin+string(os.PathSeparator), "github.com/ringtrain/ringtrain/cmd/coordinator", "github.com/ringtrain/ringtrain/cmd/worker")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	commands.Do(func() {
+		commands.dir, commands.err = os.MkdirTemp("", "ringtrain-e2e-bin-")
+		if commands.err != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", commands.dir+string(os.PathSeparator),
+			"github.com/ringtrain/ringtrain/cmd/coordinator", "github.com/ringtrain/ringtrain/cmd/worker")
+		commands.output, commands.err = cmd.CombinedOutput()
+	})
+	if commands.err != nil {
+		t.Fatalf("go build: %v\n%s", commands.err, commands.output)
 	}
-	return bin
+	return commands.dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if commands.dir != "" {
+		os.RemoveAll(commands.dir)
+	}
+	os.Exit(code)
 }
 
 func TestSeparateWorkerProcesses(t *testing.T) {
