@@ -237,10 +237,10 @@ func (c *Coordinator) dropOtherHistories(candidates []*worker, previous []string
 	var keptFPs []uint64
 	for j, i := range sources {
 		if fps[j] != want && !slices.Contains(previous, candidates[i].name) {
-			c.logger.Warn("worker holds the committed step from another history, replacing its state",
+			c.logger.Warn("replacing the state of a worker whose committed step comes from another history",
 				"peer", candidates[i].name, "step", c.pos.step,
 				"fingerprint", tensor.FormatFingerprint(fps[j]), "want", tensor.FormatFingerprint(want))
-			c.status.event("worker %s holds step %d from another history, so its state is replaced", candidates[i].name, c.pos.step)
+			c.status.event("worker %s has step %d from another history, so its state is replaced", candidates[i].name, c.pos.step)
 			continue
 		}
 		keptSources = append(keptSources, i)

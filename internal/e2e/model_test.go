@@ -21,10 +21,9 @@ import (
 var evaluateAccuracy = regexp.MustCompile(`(?m)^accuracy\s+([0-9.]+) \(([0-9]+) of ([0-9]+) correct\)$`)
 
 // TestTrainedModelEvaluateAndPredict trains mnist-mlp for 5 epochs with the
-// built coordinator, then checks the model file it wrote with the evaluate
-// and predict commands: evaluate must report the test accuracy of the
-// run's last epoch, and predict must name the label of at least nine of
-// the first ten test digits saved as PNG files.
+// built coordinator and checks the model file it wrote. evaluate must report
+// the test accuracy of the run's last epoch, and predict must name the label
+// of at least nine of the first ten test digits saved as PNG files.
 func TestTrainedModelEvaluateAndPredict(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains 5 epochs of MNIST with the built commands; skipped with -short")
