@@ -18,7 +18,7 @@ func (c *Coordinator) writeReport() error {
 	var rows []report.Epoch
 	for _, h := range c.status.snapshot().History {
 		rows = append(rows, report.Epoch{
-			Epoch: h.Epoch, Samples: h.Samples,
+			Epoch: h.Epoch, Samples: h.Samples, TrainSamples: h.TrainSamples,
 			TrainLoss: h.TrainLoss, TrainAccuracy: h.TrainAccuracy,
 			TestLoss: h.TestLoss, TestAccuracy: h.TestAccuracy, Seconds: h.Seconds,
 		})

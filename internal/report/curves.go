@@ -38,7 +38,8 @@ type curve struct {
 // the epoch, labelled axes, and a legend under title. Every finite value is
 // a circle of class "point" whose data-series attribute names its series
 // (train-loss, test-loss, train-accuracy, test-accuracy). NaN and infinite
-// values are left out. The loss axis starts at 0 and the accuracy axis
+// values are left out, and so are the train values of a row without train
+// samples. The loss axis starts at 0 and the accuracy axis
 // stays within [0, 1]. With no rows it draws empty panels.
 func CurvesSVG(w io.Writer, rows []Epoch, title string) error {
 	epochs := make([]float64, len(rows))
@@ -48,6 +49,9 @@ func CurvesSVG(w io.Writer, rows []Epoch, title string) error {
 		trainLoss = append(trainLoss, r.TrainLoss)
 		testLoss = append(testLoss, r.TestLoss)
 		trainAcc = append(trainAcc, r.TrainAccuracy)
+		if !r.hasTrainValues() {
+			trainLoss[i], trainAcc[i] = math.NaN(), math.NaN()
+		}
 		testAcc = append(testAcc, r.TestAccuracy)
 	}
 	x := epochAxis(epochs)

@@ -54,7 +54,7 @@ func TestCurvesSVGPointPerEpoch(t *testing.T) {
 	var rows []Epoch
 	for e := 1; e <= 12; e++ {
 		f := float64(e)
-		rows = append(rows, Epoch{Epoch: e, Samples: 100, TrainLoss: 1 / f, TrainAccuracy: 1 - 0.5/f, TestLoss: 1.2 / f, TestAccuracy: 1 - 0.6/f})
+		rows = append(rows, Epoch{Epoch: e, Samples: 100, TrainSamples: 100, TrainLoss: 1 / f, TrainAccuracy: 1 - 0.5/f, TestLoss: 1.2 / f, TestAccuracy: 1 - 0.6/f})
 	}
 	var b bytes.Buffer
 	if err := CurvesSVG(&b, rows, "twelve epochs"); err != nil {
@@ -102,8 +102,8 @@ func TestCurvesSVGFewRows(t *testing.T) {
 		{"no rows", nil, 0},
 		{"one row", sampleHistory()[:1], 1},
 		{"flat accuracy", []Epoch{
-			{Epoch: 1, TrainLoss: 0, TrainAccuracy: 1, TestLoss: 0, TestAccuracy: 1},
-			{Epoch: 2, TrainLoss: 0, TrainAccuracy: 1, TestLoss: 0, TestAccuracy: 1},
+			{Epoch: 1, Samples: 5, TrainSamples: 5, TrainLoss: 0, TrainAccuracy: 1, TestLoss: 0, TestAccuracy: 1},
+			{Epoch: 2, Samples: 5, TrainSamples: 5, TrainLoss: 0, TrainAccuracy: 1, TestLoss: 0, TestAccuracy: 1},
 		}, 2},
 	}
 	for _, tt := range tests {

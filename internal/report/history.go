@@ -18,8 +18,13 @@ import (
 // after an epoch. The JSON names match the history of the coordinator's
 // /status document.
 type Epoch struct {
-	Epoch         int     `json:"epoch"`   // 1-based epoch number
-	Samples       int     `json:"samples"` // training samples used in the epoch
+	Epoch   int `json:"epoch"`   // 1-based epoch number
+	Samples int `json:"samples"` // training samples used in the epoch
+	// TrainSamples is the number of samples that TrainLoss and
+	// TrainAccuracy average over. An epoch resumed from the workers' state
+	// lost the sums of its earlier steps, so it has fewer. At 0 the train
+	// values are not defined.
+	TrainSamples  int     `json:"train_samples"`
 	TrainLoss     float64 `json:"train_loss"`
 	TrainAccuracy float64 `json:"train_accuracy"`
 	TestLoss      float64 `json:"test_loss"`
@@ -29,7 +34,7 @@ type Epoch struct {
 
 // historyColumns are the CSV header, in the order of the fields of [Epoch].
 var historyColumns = []string{
-	"epoch", "samples", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds",
+	"epoch", "samples", "train_samples", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds",
 }
 
 // WriteHistory writes rows beside base as base+".csv", base+".json" and
@@ -59,16 +64,22 @@ func WriteHistory(base string, rows []Epoch) ([]string, error) {
 
 // WriteHistoryCSV writes rows as CSV with a header line. Numbers use the
 // shortest decimal form that reads back as the same float64, and a
-// non-finite value is written as NaN, +Inf or -Inf.
+// non-finite value is written as NaN, +Inf or -Inf. The train loss and
+// accuracy of a row without train samples are left empty.
 func WriteHistoryCSV(w io.Writer, rows []Epoch) error {
 	cw := csv.NewWriter(w)
 	cw.Write(historyColumns)
 	for _, r := range rows {
+		trainLoss, trainAccuracy := "", ""
+		if r.hasTrainValues() {
+			trainLoss, trainAccuracy = formatFloat(r.TrainLoss), formatFloat(r.TrainAccuracy)
+		}
 		cw.Write([]string{
 			strconv.Itoa(r.Epoch),
 			strconv.Itoa(r.Samples),
-			formatFloat(r.TrainLoss),
-			formatFloat(r.TrainAccuracy),
+			strconv.Itoa(r.TrainSamples),
+			trainLoss,
+			trainAccuracy,
 			formatFloat(r.TestLoss),
 			formatFloat(r.TestAccuracy),
 			formatFloat(r.Seconds),
@@ -82,10 +93,12 @@ func WriteHistoryCSV(w io.Writer, rows []Epoch) error {
 }
 
 // jsonEpoch is [Epoch] with nil in place of a value that JSON cannot
-// represent: a loss that diverged to NaN or infinity is written as null.
+// represent: a loss that diverged to NaN or infinity is written as null,
+// and so are the train values of a row without train samples.
 type jsonEpoch struct {
 	Epoch         int      `json:"epoch"`
 	Samples       int      `json:"samples"`
+	TrainSamples  int      `json:"train_samples"`
 	TrainLoss     *float64 `json:"train_loss"`
 	TrainAccuracy *float64 `json:"train_accuracy"`
 	TestLoss      *float64 `json:"test_loss"`
@@ -94,18 +107,22 @@ type jsonEpoch struct {
 }
 
 // WriteHistoryJSON writes rows as an indented JSON array of objects with
-// the field names of [Epoch]. A NaN or infinite value is written as null.
+// the field names of [Epoch]. A NaN or infinite value is written as null,
+// and so are the train loss and accuracy of a row without train samples.
 func WriteHistoryJSON(w io.Writer, rows []Epoch) error {
 	out := make([]jsonEpoch, len(rows))
 	for i, r := range rows {
 		out[i] = jsonEpoch{
-			Epoch:         r.Epoch,
-			Samples:       r.Samples,
-			TrainLoss:     finiteOrNil(r.TrainLoss),
-			TrainAccuracy: finiteOrNil(r.TrainAccuracy),
-			TestLoss:      finiteOrNil(r.TestLoss),
-			TestAccuracy:  finiteOrNil(r.TestAccuracy),
-			Seconds:       finiteOrNil(r.Seconds),
+			Epoch:        r.Epoch,
+			Samples:      r.Samples,
+			TrainSamples: r.TrainSamples,
+			TestLoss:     finiteOrNil(r.TestLoss),
+			TestAccuracy: finiteOrNil(r.TestAccuracy),
+			Seconds:      finiteOrNil(r.Seconds),
+		}
+		if r.hasTrainValues() {
+			out[i].TrainLoss = finiteOrNil(r.TrainLoss)
+			out[i].TrainAccuracy = finiteOrNil(r.TrainAccuracy)
 		}
 	}
 	data, err := json.MarshalIndent(out, "", "  ")
@@ -117,6 +134,10 @@ func WriteHistoryJSON(w io.Writer, rows []Epoch) error {
 	}
 	return nil
 }
+
+// hasTrainValues reports whether the row's train loss and accuracy average
+// over any samples.
+func (r Epoch) hasTrainValues() bool { return r.TrainSamples > 0 }
 
 func finiteOrNil(v float64) *float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {

@@ -178,7 +178,10 @@
     const x = { min: 1, max: Math.max(s.epochs || 1, last ? last.epoch : 1), integer: true, label: "epoch" };
     const series = (key, name, cls, label, fmt) => ({
       name, cls, markers: true,
-      points: history.map((h) => [h.epoch, h[key]]),
+      // An epoch resumed without its earlier steps' sums may have no train
+      // samples; its train values are not defined, so they are left out.
+      points: history.filter((h) => !key.startsWith("train_") || h.train_samples !== 0)
+        .map((h) => [h.epoch, h[key]]),
       describe: (p) => `epoch ${p[0]}: ${label} ${fmt(p[1])}`,
     });
     const lossFmt = (v) => fixed(v, 4);
@@ -352,11 +355,12 @@
     for (let i = history.length - 1; i >= 0; i--) {
       const h = history[i];
       const row = element("tr", { "data-epoch": h.epoch });
+      const hasTrain = h.train_samples !== 0;
       row.append(
         element("td", {}, String(h.epoch)),
-        element("td", {}, fixed(h.train_loss, 4)),
+        element("td", {}, hasTrain ? fixed(h.train_loss, 4) : "–"),
         element("td", {}, fixed(h.test_loss, 4)),
-        element("td", {}, percent(h.train_accuracy, 2)),
+        element("td", {}, hasTrain ? percent(h.train_accuracy, 2) : "–"),
         element("td", {}, percent(h.test_accuracy, 2)),
         element("td", {}, integer(h.samples)),
         element("td", {}, fixed(h.seconds, 1)),
