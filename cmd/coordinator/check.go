@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/ringtrain/ringtrain/internal/cli"
+	"github.com/ringtrain/ringtrain/internal/coordinator"
 )
 
 // checkFlags rejects out-of-range values that the command line or the
@@ -18,7 +19,9 @@ func checkFlags(fs *flag.FlagSet, sources map[string]string, o *options) error {
 		cli.Require("batch-size", c.BatchSize >= 1 && c.BatchSize <= 65536, "1 to 65536"),
 		cli.Require("lr", c.LearningRate > 0 && !math.IsInf(c.LearningRate, 1), "a positive finite number"),
 		cli.Require("momentum", c.Momentum >= 0 && c.Momentum < 1, "a value in [0, 1)"),
+		cli.Require("mode", c.Mode == coordinator.ModeFast || c.Mode == coordinator.ModeExact, "fast or exact"),
 		cli.Require("micro-batch", c.MicroBatch >= 0, "1 to --batch-size, or 0 for the default"),
+		cli.Require("micro-batch", c.Mode == coordinator.ModeExact, "--mode exact as well: fast mode has no micro-batches"),
 		cli.Require("train-samples", c.TrainSamples >= 0, "0 (all) or more"),
 		cli.Require("test-samples", c.TestSamples >= 0, "0 (all) or more"),
 		cli.Require("local-workers", o.localWorkers >= 0, "0 or more"),

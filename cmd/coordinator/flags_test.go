@@ -25,6 +25,8 @@ func TestParseFlagsRejectsRange(t *testing.T) {
 		{"zero checkpoint keep", []string{"--checkpoint-keep", "0"}, "invalid --checkpoint-keep 0"},
 		{"tiny probe interval", []string{"--probe-interval", "1ns"}, "invalid --probe-interval 1ns: want at least 10ms"},
 		{"negative suspicion", []string{"--suspicion-mult", "-3"}, "invalid --suspicion-mult -3: want 1 or more"},
+		{"empty mode", []string{"--mode", ""}, `invalid --mode "": want fast or exact`},
+		{"micro-batch in fast mode", []string{"--micro-batch", "99"}, "invalid --micro-batch 99: want --mode exact as well"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

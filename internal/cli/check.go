@@ -37,6 +37,9 @@ func CheckFlags(fs *flag.FlagSet, sources map[string]string, checks ...Check) er
 			continue
 		}
 		value := fs.Lookup(check.Flag).Value.String()
+		if value == "" {
+			value = `""`
+		}
 		if source == EnvName(check.Flag) {
 			return fmt.Errorf("invalid %s=%s: want %s", source, value, check.Want)
 		}

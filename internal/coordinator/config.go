@@ -200,7 +200,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("coordinator: invalid batch size %d: want 1 to 65536", c.BatchSize)
 	case c.Mode != ModeFast && c.Mode != ModeExact:
 		return fmt.Errorf("coordinator: unknown mode %q: want fast or exact", c.Mode)
-	case c.MicroBatch < 1 || c.MicroBatch > c.BatchSize:
+	case c.Mode == ModeExact && (c.MicroBatch < 1 || c.MicroBatch > c.BatchSize):
 		return fmt.Errorf("coordinator: invalid micro-batch %d: want 1 to the batch size %d", c.MicroBatch, c.BatchSize)
 	case c.Optimizer != "adam" && c.Optimizer != "sgd":
 		return fmt.Errorf("coordinator: unknown optimizer %q: want adam or sgd", c.Optimizer)
