@@ -218,12 +218,14 @@ func (c *Coordinator) adoptWorkerState(candidates []*worker) {
 }
 
 // maybeCheckpoint writes a checkpoint every CheckpointEvery steps and when
-// force is set. A failed write is logged and training goes on.
+// force is set. A failed write is logged and training goes on. After an
+// epoch's last step it waits for the checkpoint that follows the epoch's
+// evaluation, so that step is not written twice.
 func (c *Coordinator) maybeCheckpoint(ctx context.Context, force bool) {
 	if c.cfg.CheckpointDir == "" || c.view == nil {
 		return
 	}
-	if !force && (c.pos.step == 0 || c.pos.step%uint64(c.cfg.CheckpointEvery) != 0) {
+	if !force && (c.pos.step == 0 || c.pos.step%uint64(c.cfg.CheckpointEvery) != 0 || c.pos.offset >= c.data.Train.N) {
 		return
 	}
 	if err := c.writeCheckpoint(ctx); err != nil {

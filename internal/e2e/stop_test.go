@@ -3,7 +3,10 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
+	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -84,5 +87,65 @@ func TestCoordinatorSIGTERMExitsCleanly(t *testing.T) {
 	}
 	if s.LastCheckpoint == nil || s.LastCheckpoint.Step != s.Step {
 		t.Errorf("last checkpoint = %+v, want one at the final step %d", s.LastCheckpoint, s.Step)
+	}
+}
+
+// checkpointLog records the step of every "checkpoint written" log record.
+type checkpointLog struct {
+	mu    *sync.Mutex
+	steps *[]uint64
+}
+
+func (h checkpointLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h checkpointLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "checkpoint written" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "step" {
+			h.mu.Lock()
+			*h.steps = append(*h.steps, a.Value.Uint64())
+			h.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+func (h checkpointLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h checkpointLog) WithGroup(string) slog.Handler      { return h }
+
+// With --checkpoint-every equal to the steps of an epoch, the periodic
+// checkpoint falls on the epoch's last step, where the checkpoint after
+// the evaluation is written anyway.
+func TestCheckpointEveryEpochWrittenOnce(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	cfg := quickConfig(t)
+	cfg.CheckpointDir = t.TempDir()
+	perEpoch := (cfg.TrainSamples + cfg.BatchSize - 1) / cfg.BatchSize
+	cfg.CheckpointEvery = perEpoch
+	cfg.CheckpointKeep = 10
+	var (
+		mu    sync.Mutex
+		steps []uint64
+	)
+	cfg.Logger = slog.New(checkpointLog{mu: &mu, steps: &steps})
+	coord, err := coordinator.New(cfg)
+	if err != nil {
+		t.Fatalf("coordinator.New: %v", err)
+	}
+	startWorkers(t, ctx, 2, coord.GossipAddr())
+	if err := coord.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := []uint64{0, uint64(perEpoch), uint64(2 * perEpoch)}
+	if !slices.Equal(steps, want) {
+		t.Errorf("checkpoints written at steps %v, want %v", steps, want)
 	}
 }
