@@ -76,11 +76,13 @@ func allReduce[E element](ctx context.Context, s *Service, sequence uint64, data
 			FrameElements: uint32(p.frameElements),
 			Element:       c.name,
 		},
-		local: Layout{RingSize: p.size, Length: p.length, FrameElements: p.frameElements, Element: c.name},
-		next:  p.next(),
-		prev:  p.prev(),
-		abort: cl.cancel,
-		ib:    cl.ib,
+		local:   Layout{RingSize: p.size, Length: p.length, FrameElements: p.frameElements, Element: c.name},
+		next:    p.next(),
+		prev:    p.prev(),
+		abort:   cl.cancel,
+		ib:      cl.ib,
+		out:     make([]outFrame, p.sendCount()),
+		release: newReleaseCounter(),
 	}
 	var onReceive func(step, offset int)
 	if hook := s.receiveHook.Load(); hook != nil {
@@ -89,6 +91,13 @@ func allReduce[E element](ctx context.Context, s *Service, sequence uint64, data
 
 	err = runRing(cl.ctx, p, data, c, link, onReceive)
 	link.wait()
+	if !link.awaitRelease() {
+		// NOTE: grpc may still read data while the caller rewrites it.
+		// The bytes go to a stream that has failed, so no member applies
+		// them.
+		s.logger.Warn("allreduce returns before grpc released the vector", "generation", cl.key.generation,
+			"sequence", sequence, "rank", p.rank, "timeout", releaseTimeout)
+	}
 	if err != nil && cl.ctx.Err() != nil && ctx.Err() == nil {
 		// A view change, Close or the end of the outgoing stream failed the
 		// call from outside the schedule. That cause explains more than the

@@ -46,7 +46,7 @@ func runMemberProcess(stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(allreduce.ServerOptions()...)
 	svc.Register(srv)
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Stop()

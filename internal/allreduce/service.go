@@ -185,6 +185,7 @@ func checkSuccessor(cur, next View) error {
 
 func (s *Service) dialOptions() []grpc.DialOption {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	opts = append(opts, transportDialOptions()...)
 	return append(opts, s.cfg.DialOptions...)
 }
 
