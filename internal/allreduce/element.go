@@ -73,9 +73,20 @@ func encodeFloat32(dst []byte, src []float32) {
 	}
 }
 
+// addFloat32 handles four values per iteration, which lets the CPU overlap
+// their independent additions.
 func addFloat32(dst []float32, src []byte) {
 	src = src[:4*len(dst)]
-	for i := range dst {
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
+		d := dst[i : i+4 : i+4]
+		s := src[4*i : 4*i+16 : 4*i+16]
+		d[0] += math.Float32frombits(binary.LittleEndian.Uint32(s[0:4]))
+		d[1] += math.Float32frombits(binary.LittleEndian.Uint32(s[4:8]))
+		d[2] += math.Float32frombits(binary.LittleEndian.Uint32(s[8:12]))
+		d[3] += math.Float32frombits(binary.LittleEndian.Uint32(s[12:16]))
+	}
+	for ; i < len(dst); i++ {
 		dst[i] += math.Float32frombits(binary.LittleEndian.Uint32(src[4*i : 4*i+4]))
 	}
 }
