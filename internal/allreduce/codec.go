@@ -55,10 +55,11 @@ const (
 	fieldData     = 10
 )
 
-// maxDataPrefix is the largest encoding of a data frame's fields before its
-// values: three tags of one byte, two varints of up to 10 bytes and a length
-// of up to 10 bytes.
-const maxDataPrefix = 3 + 3*binary.MaxVarintLen64
+// dataPrefixSize is the size of a data frame's fields before its values:
+// three tags of one byte, and the step, offset and length as varints padded
+// to their maximum of 10 bytes. Protobuf decoders accept padded varints,
+// and the fixed size lets each outgoing frame box its prefix buffer once.
+const dataPrefixSize = 3 + 3*binary.MaxVarintLen64
 
 // outFrame is one data frame to send. Its storage belongs to the sending
 // link and is used for one frame per collective, because grpc may read it
@@ -68,11 +69,12 @@ type outFrame struct {
 	offset  int
 	payload []byte // the values' little-endian bytes, not copied
 
-	prefix  [maxDataPrefix]byte
-	small   []byte // prefix and payload, for payloads that grpc would not release
-	buffers [2]mem.Buffer
-	data    []byte // the payload slice that buffers[1] wraps
-	release *releaseCounter
+	prefix    [dataPrefixSize]byte
+	prefixBuf mem.Buffer // prefix, boxed once so that sending allocates nothing
+	small     []byte     // prefix and payload, for payloads that grpc would not release
+	buffers   [2]mem.Buffer
+	data      []byte // the payload slice that buffers[1] wraps
+	release   *releaseCounter
 }
 
 // marshal returns the frame's wire bytes: the encoded fields in prefix,
@@ -80,11 +82,11 @@ type outFrame struct {
 // payload.
 func (f *outFrame) marshal() mem.BufferSlice {
 	b := protowire.AppendTag(f.prefix[:0], fieldRingStep, protowire.VarintType)
-	b = protowire.AppendVarint(b, uint64(f.step))
+	b = appendPaddedVarint(b, uint64(f.step))
 	b = protowire.AppendTag(b, fieldOffset, protowire.VarintType)
-	b = protowire.AppendVarint(b, uint64(f.offset))
+	b = appendPaddedVarint(b, uint64(f.offset))
 	b = protowire.AppendTag(b, fieldData, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(len(f.payload)))
+	b = appendPaddedVarint(b, uint64(len(f.payload)))
 
 	// mem.NewBuffer wraps a slice below grpc's pooling threshold without
 	// any release callback, so a small payload is copied instead.
@@ -95,9 +97,21 @@ func (f *outFrame) marshal() mem.BufferSlice {
 	}
 	f.data = f.payload[:len(f.payload):len(f.payload)]
 	f.release.pending.Add(1)
-	f.buffers[0] = mem.SliceBuffer(b)
+	if f.prefixBuf == nil {
+		f.prefixBuf = mem.SliceBuffer(f.prefix[:])
+	}
+	f.buffers[0] = f.prefixBuf
 	f.buffers[1] = mem.NewBuffer(&f.data, f.release)
 	return f.buffers[:2]
+}
+
+// appendPaddedVarint appends v as a varint of binary.MaxVarintLen64 bytes.
+func appendPaddedVarint(b []byte, v uint64) []byte {
+	for range binary.MaxVarintLen64 - 1 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
 }
 
 // releaseCounter is the [mem.BufferPool] of the payloads that one link
@@ -142,7 +156,7 @@ type inFrame struct {
 // it, without copying its values. Any other message, such as a header, is
 // decoded as a whole into header.
 func (f *inFrame) unmarshal(data mem.BufferSlice) error {
-	var head [maxDataPrefix]byte
+	var head [dataPrefixSize]byte
 	n := copyPrefix(head[:], data)
 	if step, offset, skip, length, ok := parseDataPrefix(head[:n]); ok && skip+length == data.Len() {
 		*f = inFrame{step: int(step), offset: int(offset), data: keepPayload(data, skip, length)}
@@ -160,7 +174,7 @@ func (f *inFrame) unmarshal(data mem.BufferSlice) error {
 // frameFromProto returns msg as an inFrame whose values stay in msg.
 func frameFromProto(msg *ringtrainpb.Frame) inFrame {
 	return inFrame{header: msg, step: int(msg.GetRingStep()), offset: int(msg.GetOffset()),
-		data: payload{buffers: mem.BufferSlice{mem.SliceBuffer(msg.GetData())}, length: len(msg.GetData())}}
+		data: sliceBufferPayload(msg.GetData())}
 }
 
 // message returns the frame as a ringtrain.v1.Frame, for checks of the

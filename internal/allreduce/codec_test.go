@@ -72,7 +72,7 @@ func TestFrameCodecRoundTrip(t *testing.T) {
 					in.step, in.offset, in.header)
 			}
 			got := make([]float32, len(tt.values))
-			applyPayload(got, in.data, 4, loadFloat32)
+			applyPayload(got, &in.data, 4, loadFloat32, make([]byte, 4))
 			if diff := cmp.Diff(tt.values, got); diff != "" {
 				t.Errorf("values (-want +got):\n%s", diff)
 			}
@@ -105,7 +105,7 @@ func TestApplyPayloadAddsAcrossBuffers(t *testing.T) {
 	p := keepPayload(pieces(wire, 5), 3, 8*len(src))
 	defer p.free()
 	got := []int64{10, 10, 10, 10}
-	applyPayload(got, p, 8, addInt64)
+	applyPayload(got, &p, 8, addInt64, make([]byte, 8))
 	want := []int64{11, 8, 1<<40 + 10, 17}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sums (-want +got):\n%s", diff)

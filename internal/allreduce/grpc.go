@@ -95,7 +95,7 @@ func (l *grpcLink) send(ctx context.Context, f frame) error {
 	}
 	out := &l.out[l.sent]
 	l.sent++
-	*out = outFrame{step: f.step, offset: f.offset, payload: f.data, small: out.small, release: l.release}
+	out.step, out.offset, out.payload, out.release = f.step, f.offset, f.data, l.release
 	if err := l.stream.SendMsg(out); err != nil {
 		return l.sendError(ctx, err)
 	}

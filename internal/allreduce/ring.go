@@ -180,6 +180,7 @@ func sendFrames[E element](ctx context.Context, p plan, data []E, c codec[E], t 
 func receiveFrames[E element](ctx context.Context, p plan, data []E, c codec[E], t transport,
 	queue chan<- span, onReceive func(step, offset int)) error {
 	last := p.steps() - 1
+	split := make([]byte, c.size)
 	for k := 0; k <= last; k++ {
 		lo, hi := p.segment(p.recvSegment(k))
 		for offset := lo; offset < hi; offset += p.frameElements {
@@ -201,9 +202,9 @@ func receiveFrames[E element](ctx context.Context, p plan, data []E, c codec[E],
 
 			region := data[offset : offset+want.count]
 			if k < p.size-1 {
-				applyPayload(region, f.data, c.size, c.add)
+				applyPayload(region, &f.data, c.size, c.add, split)
 			} else {
-				applyPayload(region, f.data, c.size, c.load)
+				applyPayload(region, &f.data, c.size, c.load, split)
 			}
 			f.free()
 

@@ -37,6 +37,8 @@ type Service struct {
 	// it to stop a collective at a known point.
 	receiveHook atomic.Pointer[func(step, offset int)]
 
+	sendStates sync.Pool // of *sendState
+
 	mu sync.Mutex
 	// Guarded by mu.
 	closed   bool
