@@ -61,6 +61,12 @@ const (
 // and the fixed size lets each outgoing frame box its prefix buffer once.
 const dataPrefixSize = 3 + 3*binary.MaxVarintLen64
 
+// smallFrameCapacity is the capacity of a frame's copy of a small payload.
+// It exceeds grpc's pooling threshold of 1 KiB (grpc-go 1.85,
+// mem.IsBelowBufferPoolingThreshold) and holds the prefix and any payload
+// below that threshold.
+const smallFrameCapacity = 2 << 10
+
 // outFrame is one data frame to send. Its storage belongs to the sending
 // link and is used for one frame per collective, because grpc may read it
 // after SendMsg returns.
@@ -71,7 +77,7 @@ type outFrame struct {
 
 	prefix    [dataPrefixSize]byte
 	prefixBuf mem.Buffer // prefix, boxed once so that sending allocates nothing
-	small     []byte     // prefix and payload, for payloads that grpc would not release
+	small     []byte     // storage for a payload below grpc's pooling threshold and its prefix
 	buffers   [2]mem.Buffer
 	data      []byte // the payload slice that buffers[1] wraps
 	release   *releaseCounter
@@ -88,15 +94,21 @@ func (f *outFrame) marshal() mem.BufferSlice {
 	b = protowire.AppendTag(b, fieldData, protowire.BytesType)
 	b = appendPaddedVarint(b, uint64(len(f.payload)))
 
-	// mem.NewBuffer wraps a slice below grpc's pooling threshold without
-	// any release callback, so a small payload is copied instead.
+	// grpc reads f.buffers, not only the bytes, until it releases the
+	// payload, so every frame must be tracked by release. mem.NewBuffer
+	// tracks a slice only if its capacity is above grpc's pooling
+	// threshold. A small payload is therefore copied with its prefix into
+	// a slice of larger capacity.
+	f.release.pending.Add(1)
 	if mem.IsBelowBufferPoolingThreshold(len(f.payload)) {
-		f.small = append(append(f.small[:0], b...), f.payload...)
-		f.buffers[0] = mem.SliceBuffer(f.small)
+		if f.small == nil {
+			f.small = make([]byte, 0, smallFrameCapacity)
+		}
+		f.data = append(append(f.small[:0], b...), f.payload...)
+		f.buffers[0] = mem.NewBuffer(&f.data, f.release)
 		return f.buffers[:1]
 	}
 	f.data = f.payload[:len(f.payload):len(f.payload)]
-	f.release.pending.Add(1)
 	if f.prefixBuf == nil {
 		f.prefixBuf = mem.SliceBuffer(f.prefix[:])
 	}

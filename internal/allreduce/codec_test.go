@@ -46,6 +46,9 @@ func TestFrameCodecRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Marshal: %v", err)
 			}
+			if n := release.pending.Load(); n != 1 {
+				t.Errorf("%d payloads pending after Marshal, want 1", n)
+			}
 			wire := data.Materialize()
 			data.Free()
 			if n := release.pending.Load(); n != 0 {
