@@ -138,8 +138,9 @@ func newReleaseCounter() *releaseCounter {
 	return &releaseCounter{released: make(chan struct{}, 1)}
 }
 
-// Get is never called, because grpc requests pool buffers only to copy,
-// and it never copies a payload it was handed.
+// Get serves only the interface. grpc takes new buffers from the pool of
+// its connection, and uses the pool of a buffer it was handed only to
+// return that buffer.
 func (r *releaseCounter) Get(length int) *[]byte {
 	b := make([]byte, length)
 	return &b
