@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc/mem"
+
 	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
 )
 
@@ -82,6 +84,8 @@ func allReduce[E element](ctx context.Context, s *Service, sequence uint64, data
 		abort: cl.cancel,
 		ib:    cl.ib,
 	}
+	sending := s.takeSendState(p.sendCount())
+	link.out, link.release = sending.out, sending.release
 	var onReceive func(step, offset int)
 	if hook := s.receiveHook.Load(); hook != nil {
 		onReceive = *hook
@@ -89,6 +93,15 @@ func allReduce[E element](ctx context.Context, s *Service, sequence uint64, data
 
 	err = runRing(cl.ctx, p, data, c, link, onReceive)
 	link.wait()
+	if link.awaitRelease() {
+		s.putSendState(sending)
+	} else {
+		// NOTE: grpc may still read data while the caller rewrites it.
+		// The bytes go to a stream that has failed, so no member applies
+		// them. The frames' storage is left to the garbage collector.
+		s.logger.Warn("allreduce returns before grpc released the vector", "generation", cl.key.generation,
+			"sequence", sequence, "rank", p.rank, "timeout", releaseTimeout)
+	}
 	if err != nil && cl.ctx.Err() != nil && ctx.Err() == nil {
 		// A view change, Close or the end of the outgoing stream failed the
 		// call from outside the schedule. That cause explains more than the
@@ -110,6 +123,38 @@ func allReduce[E element](ctx context.Context, s *Service, sequence uint64, data
 	s.logger.Debug("allreduce done", "generation", cl.key.generation, "sequence", sequence,
 		"rank", p.rank, "bytes_sent", stats.BytesSent, "duration", stats.Duration)
 	return nil
+}
+
+// sendState is the storage of one call's outgoing frames. A call takes it
+// from the service and returns it once grpc has released every frame, so
+// that later calls send without allocating.
+type sendState struct {
+	out     []outFrame
+	release *releaseCounter
+}
+
+// takeSendState returns storage for the given number of outgoing frames.
+func (s *Service) takeSendState(frames int) *sendState {
+	st, _ := s.sendStates.Get().(*sendState)
+	if st == nil {
+		st = &sendState{release: newReleaseCounter()}
+	}
+	if cap(st.out) < frames {
+		st.out = make([]outFrame, frames)
+	}
+	st.out = st.out[:frames]
+	return st
+}
+
+// putSendState keeps st for a later call. grpc must have released all its
+// frames. The references to the vector are dropped, so that st does not
+// keep it alive.
+func (s *Service) putSendState(st *sendState) {
+	for i := range st.out {
+		f := &st.out[i]
+		f.payload, f.data, f.buffers = nil, nil, [2]mem.Buffer{}
+	}
+	s.sendStates.Put(st)
 }
 
 // beginCall registers a call of sequence in the current view. It returns a

@@ -31,8 +31,9 @@ type Config struct {
 	// credentials option here replaces those. Use them for TLS and for HTTP/2
 	// window sizes.
 	//
-	// NOTE: the service reuses a frame's buffer once SendMsg returns, so a
-	// stats handler given here must not keep sent messages.
+	// NOTE: a sent frame's data is the caller's vector itself, which
+	// changes once the call returns, so a stats handler given here must
+	// not keep sent messages.
 	DialOptions []grpc.DialOption
 
 	// Logger receives the service's logs. Nil means slog.Default().

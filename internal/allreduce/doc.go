@@ -42,6 +42,24 @@
 // before the local call has started, so that no member's sending waits for
 // a slower member.
 //
+// The frames travel without copies in this package. The sender registers a
+// gRPC codec for its Exchange streams that hands grpc the vector's own
+// memory as a frame's data on little-endian machines, and the receiving
+// handler keeps grpc's receive buffers in the inbox, from which the call
+// adds or copies values directly. grpc reads a sent region after SendMsg
+// returns. That is safe because a member rewrites a region only after the
+// next rank has received it (ring.go gives the argument), and a call
+// returns only after grpc has released every frame it sent. The wire bytes
+// are those of an ordinary ringtrain.v1.Frame, and the handler also serves
+// streams encoded with grpc's proto codec. Servers of the Ring service
+// should be created with [ServerOptions], whose fixed flow-control windows
+// let a sender run ahead of the receiver's summing.
+//
+// The frames' own storage is reused from call to call, so the
+// allocations left per collective are a few per call for its stream and
+// inbox, and grpc's own, which are several per message and per 16 KiB
+// HTTP/2 frame.
+//
 // Every view has a generation. A member rejects a stream of any other
 // generation with codes.FailedPrecondition, which the sender reports as
 // [ErrStaleGeneration], so a member that was cut off from the ring cannot
@@ -60,8 +78,8 @@
 // When a call fails, its handler ends the previous rank's stream and the
 // call cancels its own stream, so the failure spreads around the ring in
 // both directions. A stream that arrives after its collective has ended on
-// the receiving member is rejected at once. A header whose layout differs fails both sides with a
-// [LayoutError] that names both layouts. [Service.SetView] fails the calls
+// the receiving member is rejected at once. A header whose layout differs
+// fails both sides with a [LayoutError] that names both layouts. [Service.SetView] fails the calls
 // of the old view with ErrStaleGeneration, and [Service.Close] fails them
 // with [ErrStopped]. After any failure the contents of the vector are
 // undefined, and the caller starts over with the committed state.

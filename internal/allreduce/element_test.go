@@ -76,3 +76,12 @@ func TestInt64AddWraps(t *testing.T) {
 		t.Errorf("load (-want +got):\n%s", diff)
 	}
 }
+
+func BenchmarkAddFloat32(b *testing.B) {
+	dst := make([]float32, DefaultFrameElements)
+	src := make([]byte, 4*len(dst))
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		addFloat32(dst, src)
+	}
+}

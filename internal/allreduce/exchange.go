@@ -1,10 +1,13 @@
 package allreduce
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	ringtrainpb "github.com/ringtrain/ringtrain/proto/ringtrain/v1"
@@ -12,7 +15,7 @@ import (
 
 // received is one result of Recv on an Exchange stream.
 type received struct {
-	frame *ringtrainpb.Frame
+	frame inFrame
 	err   error
 }
 
@@ -37,9 +40,9 @@ func (s *Service) Exchange(stream ringtrainpb.Ring_ExchangeServer) error {
 	msgs := make(chan received)
 	quit := make(chan struct{})
 	defer close(quit)
-	go readStream(stream, msgs, quit)
-
 	ctx := stream.Context()
+	go readStream(stream, usesFrameCodec(ctx), msgs, quit)
+
 	var header *ringtrainpb.Frame
 	select {
 	case m := <-msgs:
@@ -49,7 +52,8 @@ func (s *Service) Exchange(stream ringtrainpb.Ring_ExchangeServer) error {
 		if m.err != nil {
 			return m.err
 		}
-		header = m.frame
+		header = m.frame.message()
+		m.frame.free()
 	case <-s.stopped:
 		return status.Error(codes.Unavailable, ErrStopped.Error())
 	case <-ctx.Done():
@@ -76,14 +80,33 @@ func (s *Service) beginHandler() bool {
 	return true
 }
 
+// usesFrameCodec reports whether the client of the stream in ctx encodes
+// frames with [frameCodec]. Any other client uses grpc's proto codec.
+func usesFrameCodec(ctx context.Context) bool {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return slices.Contains(md.Get("content-type"), "application/grpc+"+frameCodecName)
+}
+
 // readStream passes every message of stream to msgs until Recv fails or
-// quit is closed.
-func readStream(stream ringtrainpb.Ring_ExchangeServer, msgs chan<- received, quit <-chan struct{}) {
+// quit is closed. A message that quit keeps from being passed on is freed.
+func readStream(stream ringtrainpb.Ring_ExchangeServer, frameCodec bool, msgs chan<- received,
+	quit <-chan struct{}) {
+	var f inFrame
 	for {
-		f, err := stream.Recv()
+		var err error
+		if frameCodec {
+			f = inFrame{}
+			err = stream.RecvMsg(&f)
+		} else {
+			var msg *ringtrainpb.Frame
+			if msg, err = stream.Recv(); err == nil {
+				f = frameFromProto(msg)
+			}
+		}
 		select {
 		case msgs <- received{frame: f, err: err}:
 		case <-quit:
+			f.free()
 			return
 		}
 		if err != nil {

@@ -27,9 +27,7 @@ func BufferedFrames(s *Service) int {
 	defer s.mu.Unlock()
 	n := 0
 	for _, ib := range s.inboxes {
-		ib.mu.Lock()
-		n += len(ib.frames)
-		ib.mu.Unlock()
+		n += ib.buffered()
 	}
 	return n
 }

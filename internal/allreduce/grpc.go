@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -30,6 +32,9 @@ type grpcLink struct {
 	// Used only by the sending goroutine.
 	stream    ringtrainpb.Ring_ExchangeClient
 	bytesSent int64
+	out       []outFrame // one per frame sent, because grpc reads them late
+	sent      int        // frames sent so far
+	release   *releaseCounter
 
 	// Set by the goroutine that waits for the end of the outgoing stream.
 	ended     chan struct{} // closed when it returns
@@ -47,7 +52,7 @@ func (l *grpcLink) open(ctx context.Context) error {
 	if l.stream != nil {
 		return nil
 	}
-	stream, err := l.client.Exchange(ctx)
+	stream, err := l.client.Exchange(ctx, grpc.CallContentSubtype(frameCodecName))
 	if err != nil {
 		return fmt.Errorf("open stream: %w", l.streamError(ctx, err))
 	}
@@ -88,8 +93,10 @@ func (l *grpcLink) send(ctx context.Context, f frame) error {
 	if err := l.open(ctx); err != nil {
 		return err
 	}
-	msg := &ringtrainpb.Frame{RingStep: uint32(f.step), Offset: uint64(f.offset), Data: f.data}
-	if err := l.stream.Send(msg); err != nil {
+	out := &l.out[l.sent]
+	l.sent++
+	out.step, out.offset, out.payload, out.release = f.step, f.offset, f.data, l.release
+	if err := l.stream.SendMsg(out); err != nil {
 		return l.sendError(ctx, err)
 	}
 	l.bytesSent += int64(len(f.data))
@@ -111,19 +118,45 @@ func (l *grpcLink) closeSend(ctx context.Context) error {
 	}
 }
 
-func (l *grpcLink) recv(ctx context.Context) (frame, error) {
+func (l *grpcLink) recv(ctx context.Context) (inFrame, error) {
 	if !l.accepted {
 		if err := l.acceptHeader(ctx); err != nil {
-			return frame{}, err
+			return inFrame{}, err
 		}
 		l.accepted = true
 	}
 	f, err := l.ib.next(ctx)
 	if err != nil {
-		return frame{}, err
+		return inFrame{}, err
 	}
-	l.bytesReceived += int64(len(f.Data))
-	return frame{step: int(f.RingStep), offset: int(f.Offset), data: f.Data}, nil
+	l.bytesReceived += int64(f.data.length)
+	return f, nil
+}
+
+// releaseTimeout bounds how long a call waits for grpc to release the
+// frames it sent. grpc releases a frame once it has copied the frame into
+// its write buffer, or dropped it with a failed stream. It releases the
+// dropped ones only after a blocked socket write returns, which takes as
+// long as the peer takes to read.
+const releaseTimeout = time.Second
+
+// awaitRelease waits until grpc has released every frame sent, so that the
+// caller may reuse the vector. It returns false when releaseTimeout passed
+// first.
+func (l *grpcLink) awaitRelease() bool {
+	if l.release.pending.Load() == 0 {
+		return true
+	}
+	timer := time.NewTimer(releaseTimeout)
+	defer timer.Stop()
+	for l.release.pending.Load() != 0 {
+		select {
+		case <-l.release.released:
+		case <-timer.C:
+			return false
+		}
+	}
+	return true
 }
 
 // acceptHeader waits for the previous rank's header and checks it against

@@ -46,7 +46,7 @@ func startMember(t testing.TB, cfg allreduce.Config, serverOptions ...grpc.Serve
 	}
 	m := &member{
 		svc:    svc,
-		srv:    grpc.NewServer(serverOptions...),
+		srv:    grpc.NewServer(append(allreduce.ServerOptions(), serverOptions...)...),
 		addr:   lis.Addr().String(),
 		served: make(chan struct{}),
 	}

@@ -36,7 +36,8 @@ type inbox struct {
 	mu sync.Mutex
 	// Guarded by mu.
 	header     *ringtrainpb.Frame
-	frames     []*ringtrainpb.Frame
+	frames     []inFrame // a queue: taken from head, appended at the end
+	head       int
 	ended      bool  // the stream ended after its last frame
 	broken     error // the stream failed
 	isAccepted bool
@@ -82,15 +83,28 @@ func (ib *inbox) senderRank() uint32 {
 	return ib.header.GetSenderRank()
 }
 
-// push appends a data frame.
-func (ib *inbox) push(f *ringtrainpb.Frame) {
+// push appends a data frame. The inbox owns f from then on, and frees it
+// at once if it is finished.
+func (ib *inbox) push(f inFrame) {
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
 	if ib.finished {
+		f.free()
 		return
+	}
+	if ib.head == len(ib.frames) {
+		// The queue is empty, so its storage is reused from the start.
+		ib.frames, ib.head = ib.frames[:0], 0
 	}
 	ib.frames = append(ib.frames, f)
 	ib.signal()
+}
+
+// buffered returns the number of frames waiting.
+func (ib *inbox) buffered() int {
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	return len(ib.frames) - ib.head
 }
 
 // end records the end of the stream: err is nil when it ended normally.
@@ -120,41 +134,45 @@ func (ib *inbox) waitHeader(ctx context.Context) (*ringtrainpb.Frame, error) {
 	}
 }
 
-// next removes and returns the oldest frame. It returns io.EOF once the
+// next removes and returns the oldest frame, which the caller frees. It
+// returns io.EOF once the
 // stream has ended and every frame has been taken. A broken stream is
 // reported at once, even with frames left, because the collective cannot
 // complete without the rest.
-func (ib *inbox) next(ctx context.Context) (*ringtrainpb.Frame, error) {
+func (ib *inbox) next(ctx context.Context) (inFrame, error) {
 	for {
 		// A deadline that has passed is the cause of whatever else went
 		// wrong at the same time, such as a peer that gave up on the same
 		// deadline, so it is reported first.
 		if err := contextError(ctx); err != nil {
-			return nil, err
+			return inFrame{}, err
 		}
 		ib.mu.Lock()
-		var f *ringtrainpb.Frame
+		var (
+			f  inFrame
+			ok bool
+		)
 		broken, ended := ib.broken, ib.ended
-		if broken == nil && len(ib.frames) > 0 {
-			f = ib.frames[0]
-			ib.frames[0] = nil
-			ib.frames = ib.frames[1:]
+		if broken == nil && ib.head < len(ib.frames) {
+			f, ok = ib.frames[ib.head], true
+			ib.frames[ib.head] = inFrame{}
+			ib.head++
 		}
 		ib.mu.Unlock()
 
 		switch {
-		case f != nil:
+		case ok:
 			return f, nil
 		case broken != nil:
 			if err := contextError(ctx); err != nil {
-				return nil, err
+				return inFrame{}, err
 			}
-			return nil, broken
+			return inFrame{}, broken
 		case ended:
-			return nil, io.EOF
+			return inFrame{}, io.EOF
 		}
 		if err := ib.wait(ctx); err != nil {
-			return nil, err
+			return inFrame{}, err
 		}
 	}
 }
@@ -220,7 +238,10 @@ func (ib *inbox) finish(result error) {
 	}
 	ib.finished = true
 	ib.result = result
-	ib.frames = nil
+	for i := ib.head; i < len(ib.frames); i++ {
+		ib.frames[i].free()
+	}
+	ib.frames, ib.head = nil, 0
 	close(ib.done)
 }
 

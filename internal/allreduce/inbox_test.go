@@ -17,18 +17,18 @@ func TestInboxFramesThenEOF(t *testing.T) {
 		t.Fatal("attach to a new inbox failed")
 	}
 	for offset := range 3 {
-		ib.push(&ringtrainpb.Frame{Offset: uint64(offset)})
+		ib.push(inFrame{offset: offset})
 	}
 	ib.end(nil)
 
 	ctx := t.Context()
-	for want := range uint64(3) {
+	for want := range 3 {
 		f, err := ib.next(ctx)
 		if err != nil {
 			t.Fatalf("next() error = %v, want frame %d", err, want)
 		}
-		if f.GetOffset() != want {
-			t.Errorf("next() returned offset %d, want %d", f.GetOffset(), want)
+		if f.offset != want {
+			t.Errorf("next() returned offset %d, want %d", f.offset, want)
 		}
 	}
 	if _, err := ib.next(ctx); err != io.EOF {
@@ -48,7 +48,7 @@ func TestInboxSecondAttachFails(t *testing.T) {
 func TestInboxBrokenStreamComesFirst(t *testing.T) {
 	t.Parallel()
 	ib := newInbox(inboxKey{})
-	ib.push(&ringtrainpb.Frame{})
+	ib.push(inFrame{})
 	broken := errors.New("connection reset")
 	ib.end(broken)
 	if _, err := ib.next(t.Context()); !errors.Is(err, broken) {
@@ -62,10 +62,10 @@ func TestInboxNextWaitsForFrame(t *testing.T) {
 	// The delay lets next block first. The test passes either way.
 	go func() {
 		time.Sleep(10 * time.Millisecond)
-		ib.push(&ringtrainpb.Frame{Offset: 7})
+		ib.push(inFrame{offset: 7})
 	}()
 	f, err := ib.next(t.Context())
-	if err != nil || f.GetOffset() != 7 {
+	if err != nil || f.offset != 7 {
 		t.Errorf("next() = %v, %v; want the frame at offset 7", f, err)
 	}
 }
@@ -73,7 +73,7 @@ func TestInboxNextWaitsForFrame(t *testing.T) {
 func TestInboxNextReturnsContextCause(t *testing.T) {
 	t.Parallel()
 	ib := newInbox(inboxKey{})
-	ib.push(&ringtrainpb.Frame{})
+	ib.push(inFrame{})
 	cause := errors.New("view changed")
 	ctx, cancel := context.WithCancelCause(t.Context())
 	cancel(cause)
@@ -97,9 +97,9 @@ func TestInboxFinishWakesReader(t *testing.T) {
 	if result, _ := ib.outcome(); !errors.Is(result, stale) {
 		t.Errorf("outcome() = %v, want %v", result, stale)
 	}
-	ib.push(&ringtrainpb.Frame{})
-	if len(ib.frames) != 0 {
-		t.Errorf("finished inbox holds %d frames, want 0", len(ib.frames))
+	ib.push(inFrame{})
+	if n := ib.buffered(); n != 0 {
+		t.Errorf("finished inbox holds %d frames, want 0", n)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,9 @@ const memberProcessEnv = "RINGTRAIN_ALLREDUCE_TEST_MEMBER"
 type memberOrder struct {
 	View   allreduce.View
 	Length int
+	// Repeated makes the member sum the vector once per "run K" line that
+	// follows, K times, instead of once.
+	Repeated bool
 }
 
 // runMemberProcess is the body of a member process. It prints "addr ADDR",
@@ -46,13 +50,14 @@ func runMemberProcess(stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(allreduce.ServerOptions()...)
 	svc.Register(srv)
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Stop()
 	fmt.Fprintf(stdout, "addr %s\n", lis.Addr())
 
-	line, err := bufio.NewReader(stdin).ReadBytes('\n')
+	in := bufio.NewReader(stdin)
+	line, err := in.ReadBytes('\n')
 	if err != nil {
 		return fmt.Errorf("member process: read order: %w", err)
 	}
@@ -65,17 +70,59 @@ func runMemberProcess(stdin io.Reader, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "ready")
 
+	data := randomFloat32s(rand.New(rand.NewPCG(1, 2)), 1, order.Length)[0]
+	if order.Repeated {
+		return runRepeated(svc, in, stdout, data)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	data := randomFloat32s(rand.New(rand.NewPCG(1, 2)), 1, order.Length)[0]
 	err = svc.AllReduceFloat32(ctx, 1, data)
 	fmt.Fprintf(stdout, "done %v\n", err)
 	return nil
 }
 
+// runRepeated reads "run K" lines until stdin ends. For each it sums data
+// K times, then prints "done NS MALLOCS BYTES": the wall time in
+// nanoseconds, and the heap allocations and bytes of the process meanwhile.
+// The values are zeroed before each run, so that sums stay finite.
+func runRepeated(svc *allreduce.Service, in *bufio.Reader, stdout io.Writer, data []float32) error {
+	var sequence uint64
+	for {
+		line, err := in.ReadString('\n')
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("member process: read run order: %w", err)
+		}
+		var runs int
+		if _, err := fmt.Sscanf(line, "run %d", &runs); err != nil {
+			return fmt.Errorf("member process: parse run order %q: %w", line, err)
+		}
+		clear(data)
+
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		for range runs {
+			sequence++
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := svc.AllReduceFloat32(ctx, sequence, data)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("member process: sequence %d: %w", sequence, err)
+			}
+		}
+		elapsed := time.Since(start)
+		runtime.ReadMemStats(&after)
+		fmt.Fprintf(stdout, "done %d %d %d\n", elapsed.Nanoseconds(),
+			after.Mallocs-before.Mallocs, after.TotalAlloc-before.TotalAlloc)
+	}
+}
+
 // startMemberProcess starts a member process and returns its address. The
 // process is killed when the test ends.
-func startMemberProcess(t *testing.T) (cmd *exec.Cmd, addr string, stdin io.Writer, stdout *bufio.Reader) {
+func startMemberProcess(t testing.TB) (cmd *exec.Cmd, addr string, stdin io.Writer, stdout *bufio.Reader) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -114,7 +161,7 @@ func startMemberProcess(t *testing.T) (cmd *exec.Cmd, addr string, stdin io.Writ
 	return cmd, addr, stdin, stdout
 }
 
-func readLine(t *testing.T, r *bufio.Reader) string {
+func readLine(t testing.TB, r *bufio.Reader) string {
 	t.Helper()
 	line, err := r.ReadString('\n')
 	if err != nil {

@@ -72,8 +72,8 @@ type span struct {
 	count  int
 }
 
-// frame is one data message of the schedule: values starting at offset, as
-// little-endian bytes.
+// frame is one data message of the schedule to send: values starting at
+// offset, as little-endian bytes.
 type frame struct {
 	step   int
 	offset int
@@ -84,15 +84,17 @@ type frame struct {
 // The schedule calls send and closeSend from one goroutine and recv from
 // another, at the same time.
 type transport interface {
-	// send sends f to the next rank. The transport is done with f.data when
-	// send returns.
+	// send sends f to the next rank. The transport may read f.data after
+	// send returns, until the frame has reached the next rank, so the
+	// schedule does not rewrite those bytes before then.
 	send(ctx context.Context, f frame) error
 	// closeSend ends the stream to the next rank after its last frame and
 	// waits until the next rank has accepted the stream.
 	closeSend(ctx context.Context) error
 	// recv returns the next frame from the previous rank, in the order in
-	// which it was sent, or io.EOF when the stream has ended.
-	recv(ctx context.Context) (frame, error)
+	// which it was sent, or io.EOF when the stream has ended. The caller
+	// frees the frame once it has applied it.
+	recv(ctx context.Context) (inFrame, error)
 }
 
 // runRing sums data over the ring in place: reduce-scatter, then all-gather.
@@ -145,7 +147,10 @@ func runRing[E element](ctx context.Context, p plan, data []E, c codec[E], t tra
 // closes the stream.
 func sendFrames[E element](ctx context.Context, p plan, data []E, c codec[E], t transport,
 	queue <-chan span) error {
-	buf := make([]byte, c.size*p.maxFrame())
+	// Frames go out from the vector's own memory on a little-endian
+	// machine. Elsewhere wire mirrors the vector, and a region is encoded
+	// into it right before it is sent, so the same argument covers both.
+	wire := wireBytes(data, c.size)
 	for range p.sendCount() {
 		var sp span
 		select {
@@ -155,10 +160,10 @@ func sendFrames[E element](ctx context.Context, p plan, data []E, c codec[E], t 
 				p.next(), context.Cause(ctx))
 		}
 
-		// The transport is done with buf when send returns, so the next
-		// frame may overwrite it.
-		b := buf[:c.size*sp.count]
-		c.encode(b, data[sp.offset:sp.offset+sp.count])
+		b := wire[c.size*sp.offset : c.size*(sp.offset+sp.count)]
+		if !littleEndian {
+			c.encode(b, data[sp.offset:sp.offset+sp.count])
+		}
 		if err := t.send(ctx, frame{step: sp.step, offset: sp.offset, data: b}); err != nil {
 			return fmt.Errorf("allreduce: send frame step %d offset %d to rank %d: %w",
 				sp.step, sp.offset, p.next(), err)
@@ -175,6 +180,7 @@ func sendFrames[E element](ctx context.Context, p plan, data []E, c codec[E], t 
 func receiveFrames[E element](ctx context.Context, p plan, data []E, c codec[E], t transport,
 	queue chan<- span, onReceive func(step, offset int)) error {
 	last := p.steps() - 1
+	split := make([]byte, c.size)
 	for k := 0; k <= last; k++ {
 		lo, hi := p.segment(p.recvSegment(k))
 		for offset := lo; offset < hi; offset += p.frameElements {
@@ -188,26 +194,29 @@ func receiveFrames[E element](ctx context.Context, p plan, data []E, c codec[E],
 				return fmt.Errorf("allreduce: receive frame step %d offset %d from rank %d: %w",
 					k, offset, p.prev(), err)
 			}
-			if f.step != want.step || f.offset != want.offset || len(f.data) != c.size*want.count {
+			if f.step != want.step || f.offset != want.offset || f.data.length != c.size*want.count {
+				f.free()
 				return fmt.Errorf("allreduce: rank %d sent frame step %d offset %d of %d bytes, want step %d offset %d of %d bytes",
-					p.prev(), f.step, f.offset, len(f.data), want.step, want.offset, c.size*want.count)
+					p.prev(), f.step, f.offset, f.data.length, want.step, want.offset, c.size*want.count)
 			}
 
 			region := data[offset : offset+want.count]
 			if k < p.size-1 {
-				c.add(region, f.data)
+				applyPayload(region, &f.data, c.size, c.add, split)
 			} else {
-				c.load(region, f.data)
+				applyPayload(region, &f.data, c.size, c.load, split)
 			}
+			f.free()
 
-			// The sender reads this region later, while this loop writes
-			// others. This rank writes the region again only when it
-			// receives it at step k+N, in all-gather. Those values are
-			// derived from the frame that this rank sends at step k+1, after
-			// it has passed around the ring. So that write causally follows
-			// the sender's read of the region, which ends before SendMsg
-			// returns: the frame is encoded from the region before the call,
-			// and grpc-go marshals the message inside it.
+			// The transport reads this region after send returns, while
+			// this loop writes others. This rank writes the region again
+			// only when it receives it at step k+N, in all-gather. Those
+			// values are derived from the frame that this rank sends at
+			// step k+1, after it has passed around the ring. So that write
+			// causally follows the moment the next rank received the frame,
+			// and grpc has read every byte of a frame before it can arrive.
+			// The region sent at step 0 is written again at step N-1 for
+			// the same reason.
 			if k < last {
 				queue <- span{step: k + 1, offset: offset, count: want.count}
 			}
@@ -219,6 +228,7 @@ func receiveFrames[E element](ctx context.Context, p plan, data []E, c codec[E],
 
 	f, err := t.recv(ctx)
 	if err == nil {
+		f.free()
 		return fmt.Errorf("allreduce: rank %d sent frame step %d offset %d after the last step",
 			p.prev(), f.step, f.offset)
 	}

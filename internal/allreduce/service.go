@@ -37,6 +37,8 @@ type Service struct {
 	// it to stop a collective at a known point.
 	receiveHook atomic.Pointer[func(step, offset int)]
 
+	sendStates sync.Pool // of *sendState
+
 	mu sync.Mutex
 	// Guarded by mu.
 	closed   bool
@@ -185,6 +187,7 @@ func checkSuccessor(cur, next View) error {
 
 func (s *Service) dialOptions() []grpc.DialOption {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	opts = append(opts, transportDialOptions()...)
 	return append(opts, s.cfg.DialOptions...)
 }
 

@@ -158,7 +158,7 @@ func New(cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 
-	w.server = grpc.NewServer(grpc.MaxRecvMsgSize(8 << 20))
+	w.server = grpc.NewServer(append(allreduce.ServerOptions(), grpc.MaxRecvMsgSize(8<<20))...)
 	ringtrainpb.RegisterWorkerServer(w.server, w)
 	ring.Register(w.server)
 	healthpb.RegisterHealthServer(w.server, health.NewServer())
