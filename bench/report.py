@@ -180,7 +180,7 @@ train_md = table(["model", "batch", "threads", "ringtrain samples/s", "ringtrain
 gemm = go_bench("gemm.txt")
 # Results older than the "blas:" line come from builds that had only gonum.
 blas_name = go_config("gemm.txt", "blas") or "gonum"
-blas_label = {"openblas": "OpenBLAS, serial", "gonum": "gonum"}.get(blas_name, blas_name)
+blas_label = {"openblas": "OpenBLAS", "gonum": "gonum"}.get(blas_name, blas_name)
 facts["blas"] = {"openblas": "OpenBLAS (the openblas build tag)", "gonum": "gonum's pure-Go BLAS"}.get(
     blas_name, blas_name)
 torch_gemm = {t: {(r["M"], r["K"], r["N"], r["transA"]): r["gflops_median"]

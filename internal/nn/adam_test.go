@@ -131,3 +131,45 @@ func TestAdamStepPanics(t *testing.T) {
 	a.Step(make([]float32, 2), make([]float32, 2))
 	mustPanic(t, func() { a.Step(make([]float32, 3), make([]float32, 3)) })
 }
+
+func TestAdamFlushesSubnormalMoments(t *testing.T) {
+	t.Parallel()
+	// One gradient of 1e-5, then zeros: m decays by 0.9 a step and would
+	// fall below 2^-126 after about 730 steps, and v by 0.999.
+	a := nn.DefaultAdam()
+	params := []float32{0, 0}
+	a.Step(params, []float32{1e-5, 1e-20})
+	for step := 2; step <= 2000; step++ {
+		a.Step(params, []float32{0, 0})
+		for i, m := range a.M {
+			if m != 0 && math.Abs(float64(m)) < 0x1p-126 {
+				t.Fatalf("step %d: M[%d] = %g is subnormal, want 0 or normal", step, i, m)
+			}
+		}
+		for i, v := range a.V {
+			if v != 0 && v < 0x1p-126 {
+				t.Fatalf("step %d: V[%d] = %g is subnormal, want 0 or normal", step, i, v)
+			}
+		}
+	}
+	if a.M[0] != 0 {
+		t.Errorf("after 2000 steps: M[0] = %g, want 0", a.M[0])
+	}
+	// (1e-20)² is below float32's range, so v starts at 0 and stays there.
+	if a.V[1] != 0 {
+		t.Errorf("after 2000 steps: V[1] = %g, want 0", a.V[1])
+	}
+	if a.V[0] == 0 {
+		t.Errorf("after 2000 steps: V[0] = 0, want about 1.4e-11")
+	}
+}
+
+func TestAdamKeepsNaN(t *testing.T) {
+	t.Parallel()
+	a := nn.DefaultAdam()
+	params := []float32{1}
+	a.Step(params, []float32{float32(math.NaN())})
+	if !math.IsNaN(float64(params[0])) {
+		t.Errorf("after a NaN gradient: param = %v, want NaN", params[0])
+	}
+}
