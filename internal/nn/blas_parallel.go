@@ -67,7 +67,12 @@ func runParts(p sgemmPart, parts int) {
 	rows := (p.m + parts - 1) / parts
 	rows = (rows + partRows - 1) / partRows * partRows
 
-	wg := waitGroups.Get().(*sync.WaitGroup)
+	var wg *sync.WaitGroup
+	select {
+	case wg = <-waitGroups:
+	default:
+		wg = new(sync.WaitGroup)
+	}
 	for start := rows; start < p.m; start += rows {
 		q := p.rows(start, min(start+rows, p.m))
 		q.done = wg
@@ -82,12 +87,16 @@ func runParts(p sgemmPart, parts int) {
 	first := p.rows(0, min(rows, p.m))
 	first.run()
 	wg.Wait()
-	waitGroups.Put(wg)
+	select {
+	case waitGroups <- wg:
+	default:
+	}
 }
 
 // waitGroups recycles the WaitGroups of runParts, so that a split product
-// allocates nothing.
-var waitGroups = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+// allocates nothing. A sync.Pool would drop them at every garbage
+// collection.
+var waitGroups = make(chan *sync.WaitGroup, 64)
 
 // partQueue carries blocks of rows to the helper goroutines. It is
 // unbuffered, so a send succeeds only when a helper is idle.

@@ -2,8 +2,9 @@
 
 package nn
 
-// The elementwise loops of a training step in C, with AVX-512 or AVX2
-// intrinsics where Go's compiler emits one float at a time. The program
+// The elementwise loops of a training step in C: Adam's update and the
+// sigmoid with AVX-512 or AVX2 intrinsics, where Go's compiler emits one
+// float at a time, and the simpler activations as plain loops. The program
 // picks the widest instruction set that the processor has, at each call.
 // The intrinsics are plain multiplies, adds, divides and square roots,
 // never fused, and each rounds to float32 as the Go definitions do, so every
@@ -20,6 +21,22 @@ package nn
 typedef struct {
 	float b1, b2, d1, d2, c1, c2, lr, eps;
 } adam_coeffs;
+
+// kernel_isa caps the instruction set of the kernels: 2 allows AVX-512,
+// 1 AVX2, 0 neither. Tests lower it to check every path.
+static int kernel_isa = 2;
+
+static int use_avx512(void) {
+	return kernel_isa >= 2 && __builtin_cpu_supports("avx512f");
+}
+
+static int use_avx2(void) {
+	return kernel_isa >= 1 && __builtin_cpu_supports("avx2");
+}
+
+static void set_kernel_isa(int isa) {
+	kernel_isa = isa;
+}
 
 // adam_scalar mirrors adamUpdateGo on n elements.
 static void adam_scalar(float *p, const float *g, float *m, float *v,
@@ -96,12 +113,183 @@ static void adam_update(float *p, const float *g, float *m, float *v,
 		ptrdiff_t n, adam_coeffs coeffs) {
 	const adam_coeffs *k = &coeffs;
 	ptrdiff_t done = 0;
-	if (__builtin_cpu_supports("avx512f")) {
+	if (use_avx512()) {
 		done = adam_avx512(p, g, m, v, n, k);
-	} else if (__builtin_cpu_supports("avx2")) {
+	} else if (use_avx2()) {
 		done = adam_avx2(p, g, m, v, n, k);
 	}
 	adam_scalar(p + done, g + done, m + done, v + done, n - done, k);
+}
+
+// The expm1 Taylor coefficients and the constants of detmath.go.
+static const double expm1_coeffs[11] = {
+	1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
+	1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800,
+	1.0 / 479001600,
+};
+static const double ln2_hi = 6.93147180369123816490e-01;
+static const double ln2_lo = 1.90821492927058770002e-10;
+static const double log2_e = 1.44269504088896338700e+00;
+
+// sigmoid_floor is where the sigmoid kernels clamp -|x|. Below it, e^-|x|
+// is under 2^-173, and both 1/(1+e) and e/(1+e) round to the same float32
+// (1 or 0) as the exact value does, so the clamp changes no result and
+// keeps 2^k normal.
+static const double sigmoid_floor = -120;
+
+// sigmoid_scalar mirrors sigmoid in activation.go.
+static float sigmoid_scalar(float z) {
+	double x = z;
+	if (x != x) {
+		return z;
+	}
+	double t = -fabs(x);
+	if (t < sigmoid_floor) {
+		t = sigmoid_floor;
+	}
+	double k = floor(t * log2_e + 0.5);
+	double r = (t - k * ln2_hi) - k * ln2_lo;
+	double p = expm1_coeffs[10];
+	for (int i = 9; i >= 0; i--) {
+		p = expm1_coeffs[i] + r * p;
+	}
+	double y = 1 + (r + (r * r) * p);
+	double e = ldexp(y, (int)k);
+	return x >= 0 ? (float)(1 / (1 + e)) : (float)(e / (1 + e));
+}
+
+__attribute__((target("avx512f")))
+static __m256 sigmoid8_avx512(__m256 z) {
+	const __m512d one = _mm512_set1_pd(1), zero = _mm512_setzero_pd();
+	__m512d x = _mm512_cvtps_pd(z);
+	// max returns its second operand for NaN, so t stays finite; NaN is
+	// put back at the end.
+	__m512d t = _mm512_max_pd(_mm512_sub_pd(zero, _mm512_abs_pd(x)), _mm512_set1_pd(sigmoid_floor));
+	__m512d k = _mm512_roundscale_pd(_mm512_add_pd(_mm512_mul_pd(t, _mm512_set1_pd(log2_e)), _mm512_set1_pd(0.5)),
+		_MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+	__m512d r = _mm512_sub_pd(_mm512_sub_pd(t, _mm512_mul_pd(k, _mm512_set1_pd(ln2_hi))),
+		_mm512_mul_pd(k, _mm512_set1_pd(ln2_lo)));
+	__m512d p = _mm512_set1_pd(expm1_coeffs[10]);
+	for (int i = 9; i >= 0; i--) {
+		p = _mm512_add_pd(_mm512_set1_pd(expm1_coeffs[i]), _mm512_mul_pd(r, p));
+	}
+	__m512d y = _mm512_add_pd(one, _mm512_add_pd(r, _mm512_mul_pd(_mm512_mul_pd(r, r), p)));
+	// scalef multiplies by 2^k exactly, since the product is normal.
+	__m512d e = _mm512_scalef_pd(y, k);
+	__m512d den = _mm512_add_pd(one, e);
+	__m512d s = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ),
+		_mm512_div_pd(e, den), _mm512_div_pd(one, den));
+	s = _mm512_mask_mov_pd(s, _mm512_cmp_pd_mask(x, x, _CMP_UNORD_Q), x);
+	return _mm512_cvtpd_ps(s);
+}
+
+__attribute__((target("avx2")))
+static __m128 sigmoid4_avx2(__m128 z) {
+	const __m256d one = _mm256_set1_pd(1), zero = _mm256_setzero_pd();
+	__m256d x = _mm256_cvtps_pd(z);
+	__m256d t = _mm256_max_pd(_mm256_sub_pd(zero, _mm256_andnot_pd(_mm256_set1_pd(-0.0), x)),
+		_mm256_set1_pd(sigmoid_floor));
+	__m256d k = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(t, _mm256_set1_pd(log2_e)), _mm256_set1_pd(0.5)));
+	__m256d r = _mm256_sub_pd(_mm256_sub_pd(t, _mm256_mul_pd(k, _mm256_set1_pd(ln2_hi))),
+		_mm256_mul_pd(k, _mm256_set1_pd(ln2_lo)));
+	__m256d p = _mm256_set1_pd(expm1_coeffs[10]);
+	for (int i = 9; i >= 0; i--) {
+		p = _mm256_add_pd(_mm256_set1_pd(expm1_coeffs[i]), _mm256_mul_pd(r, p));
+	}
+	__m256d y = _mm256_add_pd(one, _mm256_add_pd(r, _mm256_mul_pd(_mm256_mul_pd(r, r), p)));
+	__m256i bits = _mm256_slli_epi64(
+		_mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(k)), _mm256_set1_epi64x(1023)), 52);
+	__m256d e = _mm256_mul_pd(y, _mm256_castsi256_pd(bits));
+	__m256d den = _mm256_add_pd(one, e);
+	__m256d s = _mm256_blendv_pd(_mm256_div_pd(e, den), _mm256_div_pd(one, den),
+		_mm256_cmp_pd(x, zero, _CMP_GE_OQ));
+	s = _mm256_blendv_pd(s, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
+	return _mm256_cvtpd_ps(s);
+}
+
+// sigmoid_rows_* set z[r][j] = sigmoid(z[r][j] + b[j]) for rows rows of
+// units values.
+__attribute__((target("avx512f")))
+static void sigmoid_rows_avx512(float *z, const float *b, ptrdiff_t rows, ptrdiff_t units) {
+	for (ptrdiff_t r = 0; r < rows; r++) {
+		float *row = z + r * units;
+		ptrdiff_t j = 0;
+		for (; j + 8 <= units; j += 8) {
+			__m256 v = _mm256_add_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(b + j));
+			_mm256_storeu_ps(row + j, sigmoid8_avx512(v));
+		}
+		for (; j < units; j++) {
+			row[j] = sigmoid_scalar(row[j] + b[j]);
+		}
+	}
+}
+
+__attribute__((target("avx2")))
+static void sigmoid_rows_avx2(float *z, const float *b, ptrdiff_t rows, ptrdiff_t units) {
+	for (ptrdiff_t r = 0; r < rows; r++) {
+		float *row = z + r * units;
+		ptrdiff_t j = 0;
+		for (; j + 4 <= units; j += 4) {
+			__m128 v = _mm_add_ps(_mm_loadu_ps(row + j), _mm_loadu_ps(b + j));
+			_mm_storeu_ps(row + j, sigmoid4_avx2(v));
+		}
+		for (; j < units; j++) {
+			row[j] = sigmoid_scalar(row[j] + b[j]);
+		}
+	}
+}
+
+static void sigmoid_rows(float *z, const float *b, ptrdiff_t rows, ptrdiff_t units) {
+	if (use_avx512()) {
+		sigmoid_rows_avx512(z, b, rows, units);
+		return;
+	}
+	if (use_avx2()) {
+		sigmoid_rows_avx2(z, b, rows, units);
+		return;
+	}
+	for (ptrdiff_t r = 0; r < rows; r++) {
+		for (ptrdiff_t j = 0; j < units; j++) {
+			z[r * units + j] = sigmoid_scalar(z[r * units + j] + b[j]);
+		}
+	}
+}
+
+// The loops below have no square root or exponential, so the compiler
+// vectorizes them for the baseline instruction set by itself.
+
+// relu_rows mirrors the ReLU case of activateRowsGo.
+static void relu_rows(float *restrict z, const float *restrict b, ptrdiff_t rows, ptrdiff_t units) {
+	for (ptrdiff_t r = 0; r < rows; r++) {
+		float *restrict row = z + r * units;
+		for (ptrdiff_t j = 0; j < units; j++) {
+			float v = row[j] + b[j];
+			row[j] = v < 0 ? 0.0f : v;
+		}
+	}
+}
+
+// bias_rows mirrors the Identity case of activateRowsGo.
+static void bias_rows(float *restrict z, const float *restrict b, ptrdiff_t rows, ptrdiff_t units) {
+	for (ptrdiff_t r = 0; r < rows; r++) {
+		float *restrict row = z + r * units;
+		for (ptrdiff_t j = 0; j < units; j++) {
+			row[j] += b[j];
+		}
+	}
+}
+
+// sigmoid_derivative and relu_derivative mirror mulDerivativeGo.
+static void sigmoid_derivative(float *restrict dy, const float *restrict y, ptrdiff_t n) {
+	for (ptrdiff_t i = 0; i < n; i++) {
+		dy[i] *= y[i] * (1 - y[i]);
+	}
+}
+
+static void relu_derivative(float *restrict dy, const float *restrict y, ptrdiff_t n) {
+	for (ptrdiff_t i = 0; i < n; i++) {
+		dy[i] = y[i] > 0 ? dy[i] : 0.0f;
+	}
 }
 */
 import "C"
@@ -119,4 +307,50 @@ func adamUpdate(params, grad, m, v []float32, k *adamCoeffs) {
 	C.adam_update((*C.float)(unsafe.Pointer(&params[0])), (*C.float)(unsafe.Pointer(&grad[0])),
 		(*C.float)(unsafe.Pointer(&m[0])), (*C.float)(unsafe.Pointer(&v[0])),
 		C.ptrdiff_t(n), *(*C.adam_coeffs)(unsafe.Pointer(k)))
+}
+
+// activateRows adds the bias b to every row of z and applies a in place,
+// with the results of activateRowsGo.
+func activateRows(a Activation, z, b []float32) {
+	units := len(b)
+	rows := len(z) / max(units, 1)
+	if rows == 0 || units == 0 {
+		return
+	}
+	zp, bp := (*C.float)(unsafe.Pointer(&z[0])), (*C.float)(unsafe.Pointer(&b[0]))
+	switch a {
+	case Identity:
+		C.bias_rows(zp, bp, C.ptrdiff_t(rows), C.ptrdiff_t(units))
+	case ReLU:
+		C.relu_rows(zp, bp, C.ptrdiff_t(rows), C.ptrdiff_t(units))
+	case Sigmoid:
+		C.sigmoid_rows(zp, bp, C.ptrdiff_t(rows), C.ptrdiff_t(units))
+	default:
+		activateRowsGo(a, z, b)
+	}
+}
+
+// mulDerivative multiplies dy by the derivative of a at the outputs y,
+// with the results of mulDerivativeGo.
+func mulDerivative(a Activation, dy, y []float32) {
+	if len(dy) == 0 {
+		return
+	}
+	y = y[:len(dy)]
+	dp, yp := (*C.float)(unsafe.Pointer(&dy[0])), (*C.float)(unsafe.Pointer(&y[0]))
+	switch a {
+	case ReLU:
+		C.relu_derivative(dp, yp, C.ptrdiff_t(len(dy)))
+	case Sigmoid:
+		C.sigmoid_derivative(dp, yp, C.ptrdiff_t(len(dy)))
+	default:
+		mulDerivativeGo(a, dy, y)
+	}
+}
+
+// setKernelISA caps the instruction set of the kernels, for tests: 2
+// allows AVX-512, 1 AVX2 and 0 only the scalar loops. It is not safe to
+// call while a kernel runs.
+func setKernelISA(isa int) {
+	C.set_kernel_isa(C.int(isa))
 }

@@ -42,6 +42,11 @@ func adamInputs(rng *rand.Rand, n int) (params, grad, m, v []float32) {
 // vector widths.
 func TestAdamUpdateMatchesGo(t *testing.T) {
 	t.Parallel()
+	checkAdamKernel(t)
+}
+
+func checkAdamKernel(t *testing.T) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 1))
 	k := adamCoeffs{b1: 0.9, b2: 0.999, d1: 0.1, d2: 0.001, c1: 1.7, c2: 31.6, lr: 1e-3, eps: 1e-8}
 	for _, n := range []int{1, 7, 8, 15, 16, 17, 33, 1000} {
@@ -73,4 +78,71 @@ func sameBits(x, y float32) bool {
 		return true
 	}
 	return math.Float32bits(x) == math.Float32bits(y)
+}
+
+// activationInputs returns n pre-activations spread over float32's range,
+// with the special values and the edges of the sigmoid kernels' cases
+// among them.
+func activationInputs(rng *rand.Rand, n int) []float32 {
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 0.5, -0.5,
+		88, -88, 103.9, -103.9, 104, -104, 119.9, -119.9, 120, -120, 120.1, -120.1,
+		745, -745, 1e30, -1e30, math.MaxFloat32, -math.MaxFloat32,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 0x1p-149, -0x1p-149}
+	z := make([]float32, n)
+	for i := range z {
+		switch {
+		case i < len(special):
+			z[i] = special[i]
+		case i%3 == 0:
+			z[i] = math.Float32frombits(rng.Uint32())
+		default:
+			z[i] = float32(rng.NormFloat64() * 30)
+		}
+	}
+	return z
+}
+
+// TestActivationKernelsMatchGo checks that the build's activation and
+// derivative kernels give the same bits as activateRowsGo and
+// mulDerivativeGo, for row widths that leave every remainder of the vector
+// widths.
+func TestActivationKernelsMatchGo(t *testing.T) {
+	t.Parallel()
+	checkActivationKernels(t)
+}
+
+func checkActivationKernels(t *testing.T) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, a := range []Activation{Identity, ReLU, Sigmoid, Tanh} {
+		for _, units := range []int{1, 3, 4, 7, 8, 9, 16, 17, 60, 100} {
+			t.Run(fmt.Sprintf("%s/units=%d", a, units), func(t *testing.T) {
+				const rows = 37
+				z := activationInputs(rng, rows*units)
+				b := activationInputs(rng, units)
+				rng.Shuffle(len(z), func(i, j int) { z[i], z[j] = z[j], z[i] })
+				want := clone(z)
+				activateRowsGo(a, want, b)
+				got := clone(z)
+				activateRows(a, got, b)
+				for i := range want {
+					if !sameBits(want[i], got[i]) {
+						r, j := i/units, i%units
+						t.Fatalf("activateRows: z[%d] + b[%d] = %g + %g gives %g, want %g",
+							r*units+j, j, z[i], b[j], got[i], want[i])
+					}
+				}
+
+				dy := activationInputs(rng, len(want))
+				wantDy := clone(dy)
+				mulDerivativeGo(a, wantDy, want)
+				mulDerivative(a, dy, want)
+				for i := range wantDy {
+					if !sameBits(wantDy[i], dy[i]) {
+						t.Fatalf("mulDerivative: dy[%d] = %g at y = %g, want %g", i, dy[i], want[i], wantDy[i])
+					}
+				}
+			})
+		}
+	}
 }
