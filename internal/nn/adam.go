@@ -94,10 +94,11 @@ type adamCoeffs struct {
 // A moment whose magnitude falls below the smallest normal float32 is set
 // to zero. Without the flush, the first moment of a weight whose gradient
 // stays zero decays by Beta1 each step into subnormal floats, and x86
-// processors take about a hundred times longer for arithmetic on those.
-// The flushed value is below 1.2e-38, so the step it would have caused,
-// at most LR·c1·m/Eps, is under 1.2e-33 per unit of LR, far below the
-// spacing of float32 parameters of any useful size.
+// processors can take many times longer for arithmetic on those. A flushed
+// first moment would have moved its parameter by at most
+// LR·c1·2^-126/Eps, under 1.2e-29·LR for Beta1 = 0.9 (c1 <= 10) and
+// Eps = 1e-8. A flushed second moment changes the denominator by under
+// 1e-11 relative to Eps.
 func adamUpdateGo(params, grad, m, v []float32, k *adamCoeffs) {
 	m, v = m[:len(params)], v[:len(params)]
 	grad = grad[:len(params)]

@@ -68,16 +68,18 @@
 // every other BLAS routine stays gonum's. A product large enough to gain is
 // split into blocks of rows, one per goroutine up to GOMAXPROCS; each
 // element is still one call's sum over the whole inner dimension, so the
-// split does not change the bits. The same build computes Adam's update
-// with AVX-512 or AVX2 kernels in C that give the bits of the Go loop.
+// split does not change the bits. The same build computes Adam's update,
+// the activations and their derivatives in C, with AVX-512 or AVX2 where
+// the processor has them, and gets the bits of the Go loops.
 // [BLAS] names the implementation in use. Both builds pass the same tests.
 //
 // Adam stores a moment whose magnitude falls below the smallest normal
 // float32 (2^-126, about 1.18e-38) as zero, in both builds. x86 processors
-// take about a hundred times longer for arithmetic on subnormal floats, and
-// the first moments of weights whose gradient stays zero decay into them
-// after several hundred steps. The flushed moment would have moved its
-// parameter by less than 1.2e-33 times the learning rate.
+// can take many times longer for arithmetic on subnormal floats, and the
+// first moments of weights whose gradient stays zero decay into them after
+// several hundred steps. With the default hyperparameters, a flushed first
+// moment would have moved its parameter by less than 1.2e-29 times the
+// learning rate.
 //
 // Softmax cross-entropy is fused and computed from class indices, with the
 // maximum of each row subtracted before exponentiating: finite logits of any
