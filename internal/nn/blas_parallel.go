@@ -19,13 +19,13 @@ import (
 const parallelFlops = 1 << 21
 
 // partRows is the granularity of a split: every part but the last has a
-// multiple of 16 rows of C, so that no part ends inside one of the small
-// register blocks in which OpenBLAS's x86 sgemm kernels compute C (an
-// estimate: their block sizes that we know of divide 16).
+// multiple of 16 rows of C. OpenBLAS's x86 sgemm kernels compute C in
+// small register blocks, and the block sizes we know of divide 16, so no
+// part ends inside a block.
 const partRows = 16
 
 // sgemmPart is one cblas_sgemm call: a whole product or a block of rows of
-// C. done, when not nil, is signalled after the call.
+// C.
 type sgemmPart struct {
 	tA, tB      blas.Transpose
 	m, n, k     int
@@ -33,14 +33,32 @@ type sgemmPart struct {
 	a, b, c     []float32
 	lda, ldb    int
 	ldc         int
-	done        *sync.WaitGroup
+}
+
+// job is a part of a product or of an Adam step for a helper goroutine:
+// sgemm when isAdam is false, else adam. done is signalled after the part
+// has run. Jobs travel by value, because a pointer sent to another
+// goroutine would move its part to the heap.
+type job struct {
+	isAdam bool
+	sgemm  sgemmPart
+	adam   adamPart
+	done   *sync.WaitGroup
+}
+
+func (j *job) run() {
+	if j.isAdam {
+		j.adam.run()
+	} else {
+		j.sgemm.run()
+	}
 }
 
 // sgemmParts returns into how many blocks of rows Sgemm splits an m×n×k
 // product when procs goroutines may run at once.
 func sgemmParts(m, n, k, procs int) int {
 	flops := 2 * float64(m) * float64(n) * float64(k)
-	parts := min(float64(procs), float64(m/partRows), flops/parallelFlops)
+	parts := min(float64(procs), float64(maxParts), float64(m/partRows), flops/parallelFlops)
 	return max(1, int(parts))
 }
 
@@ -59,32 +77,46 @@ func (p sgemmPart) rows(start, end int) sgemmPart {
 }
 
 // runParts computes p in parts blocks of rows: the calling goroutine the
-// first, and idle helper goroutines the others. A block that finds no idle
-// helper, because other products keep them busy, runs on the calling
-// goroutine as well, so a split never waits for a free helper.
+// first, and idle helper goroutines the others.
 func runParts(p sgemmPart, parts int) {
-	startHelpers(parts - 1)
 	rows := (p.m + parts - 1) / parts
 	rows = (rows + partRows - 1) / partRows * partRows
+	part := func(i int) job {
+		return job{sgemm: p.rows(i*rows, min((i+1)*rows, p.m))}
+	}
+	fork(part, (p.m+rows-1)/rows)
+}
 
+// maxParts caps the parts of one split.
+//
+// NOTE: 16 is a guess. Splits over more than 2 cores have not been
+// measured.
+const maxParts = 16
+
+// fork runs part(0) on the calling goroutine and part(1) to part(n-1) on
+// idle helper goroutines, and returns when all have run. A part that finds
+// no idle helper, because other splits keep them busy, runs on the calling
+// goroutine as well, so a split never waits for a free helper.
+func fork(part func(i int) job, n int) {
+	startHelpers(n - 1)
 	var wg *sync.WaitGroup
 	select {
 	case wg = <-waitGroups:
 	default:
 		wg = new(sync.WaitGroup)
 	}
-	for start := rows; start < p.m; start += rows {
-		q := p.rows(start, min(start+rows, p.m))
-		q.done = wg
+	for i := 1; i < n; i++ {
+		j := part(i)
+		j.done = wg
 		wg.Add(1)
 		select {
-		case partQueue <- q:
+		case jobQueue <- j:
 		default:
-			q.run()
+			j.run()
 			wg.Done()
 		}
 	}
-	first := p.rows(0, min(rows, p.m))
+	first := part(0)
 	first.run()
 	wg.Wait()
 	select {
@@ -93,14 +125,13 @@ func runParts(p sgemmPart, parts int) {
 	}
 }
 
-// waitGroups recycles the WaitGroups of runParts, so that a split product
-// allocates nothing. A sync.Pool would drop them at every garbage
-// collection.
+// waitGroups recycles the WaitGroups of fork, so that a split allocates
+// nothing. A sync.Pool would drop them at every garbage collection.
 var waitGroups = make(chan *sync.WaitGroup, 64)
 
-// partQueue carries blocks of rows to the helper goroutines. It is
-// unbuffered, so a send succeeds only when a helper is idle.
-var partQueue = make(chan sgemmPart)
+// jobQueue carries parts to the helper goroutines. It is unbuffered, so a
+// send succeeds only when a helper is idle.
+var jobQueue = make(chan job)
 
 var (
 	// helperMu guards the start of helper goroutines.
@@ -112,7 +143,7 @@ var (
 
 // startHelpers makes sure that at least n helper goroutines run.
 //
-// NOTE: the helpers live as long as the process, blocked on partQueue when
+// NOTE: the helpers live as long as the process, blocked on jobQueue when
 // idle, like the threads of a BLAS library's pool. Their number is the
 // largest GOMAXPROCS seen at a split, less one.
 func startHelpers(n int) {
@@ -128,8 +159,8 @@ func startHelpers(n int) {
 }
 
 func runHelper() {
-	for p := range partQueue {
-		p.run()
-		p.done.Done()
+	for j := range jobQueue {
+		j.run()
+		j.done.Done()
 	}
 }

@@ -294,19 +294,55 @@ static void relu_derivative(float *restrict dy, const float *restrict y, ptrdiff
 */
 import "C"
 
-import "unsafe"
+import (
+	"runtime"
+	"unsafe"
+)
 
 // adamUpdate applies one Adam update with the coefficients k, with the
-// results of adamUpdateGo.
+// results of adamUpdateGo. Large updates are split into blocks, one per
+// goroutine up to GOMAXPROCS, since every element is updated on its own.
 func adamUpdate(params, grad, m, v []float32, k *adamCoeffs) {
 	n := len(params)
+	p := adamPart{params: params, grad: grad[:n], m: m[:n], v: v[:n], k: *k}
+	parts := min(runtime.GOMAXPROCS(0), maxParts, n/adamPartSize)
+	if parts < 2 {
+		p.run()
+		return
+	}
+	size := (n + parts - 1) / parts
+	size = (size + 15) / 16 * 16
+	part := func(i int) job {
+		return job{isAdam: true, adam: p.slice(i*size, min((i+1)*size, n))}
+	}
+	fork(part, (n+size-1)/size)
+}
+
+// adamPartSize is the fewest parameters of each part of a split Adam
+// step. A part of 2^16 parameters streams 1.8 MB through memory, an
+// estimated 60 to 120 microseconds at 15 to 30 GB/s, well above the few
+// microseconds of handing it over.
+const adamPartSize = 1 << 16
+
+// adamPart is an Adam update of a block of parameters.
+type adamPart struct {
+	params, grad, m, v []float32
+	k                  adamCoeffs
+}
+
+func (p *adamPart) slice(start, end int) adamPart {
+	return adamPart{params: p.params[start:end], grad: p.grad[start:end],
+		m: p.m[start:end], v: p.v[start:end], k: p.k}
+}
+
+func (p *adamPart) run() {
+	n := len(p.params)
 	if n == 0 {
 		return
 	}
-	grad, m, v = grad[:n], m[:n], v[:n]
-	C.adam_update((*C.float)(unsafe.Pointer(&params[0])), (*C.float)(unsafe.Pointer(&grad[0])),
-		(*C.float)(unsafe.Pointer(&m[0])), (*C.float)(unsafe.Pointer(&v[0])),
-		C.ptrdiff_t(n), *(*C.adam_coeffs)(unsafe.Pointer(k)))
+	C.adam_update((*C.float)(unsafe.Pointer(&p.params[0])), (*C.float)(unsafe.Pointer(&p.grad[0])),
+		(*C.float)(unsafe.Pointer(&p.m[0])), (*C.float)(unsafe.Pointer(&p.v[0])),
+		C.ptrdiff_t(n), *(*C.adam_coeffs)(unsafe.Pointer(&p.k)))
 }
 
 // activateRows adds the bias b to every row of z and applies a in place,
