@@ -77,14 +77,24 @@ func (p sgemmPart) rows(start, end int) sgemmPart {
 }
 
 // runParts computes p in parts blocks of rows: the calling goroutine the
-// first, and idle helper goroutines the others.
+// first, and idle helper goroutines the others. Rounding the parts to
+// partRows can leave a short last block; one below parallelFlops joins the
+// block before it, so that every block stays above that bound.
 func runParts(p sgemmPart, parts int) {
 	rows := (p.m + parts - 1) / parts
 	rows = (rows + partRows - 1) / partRows * partRows
-	part := func(i int) job {
-		return job{sgemm: p.rows(i*rows, min((i+1)*rows, p.m))}
+	count := (p.m + rows - 1) / rows
+	if last := p.m - (count-1)*rows; count > 1 && 2*float64(last*p.n)*float64(p.k) < parallelFlops {
+		count--
 	}
-	fork(part, (p.m+rows-1)/rows)
+	part := func(i int) job {
+		end := (i + 1) * rows
+		if i == count-1 {
+			end = p.m
+		}
+		return job{sgemm: p.rows(i*rows, end)}
+	}
+	fork(part, count)
 }
 
 // maxParts caps the parts of one split.
