@@ -190,7 +190,7 @@ def sustained_section():
         if m:
             found[int(m.group(1))] = name
     if not found:
-        return "Not measured in this run (`BENCH_SUSTAINED_THREADS` was empty).", {}
+        return "Not measured in this run (`BENCH_SUSTAINED_THREADS` was empty).", {"sustained_epochs": "n/a"}
     out = {}
     for threads in sorted(found):
         go = go_bench(found[threads])[("BenchmarkTrainSustained", threads)][0]
