@@ -7,9 +7,10 @@ package nn
 // returned wrong products under concurrent calls. Its own thread pool is
 // switched off at start (openblas_set_num_threads(1)), so each call runs on
 // the calling thread, and Sgemm spreads a large product over goroutines
-// itself. OpenBLAS's pooled threads spin after each call, which slowed the
-// mnist-mlp step by half on 2 cores, while goroutines leave the cores to the
-// Go scheduler between products. The archive is named in full
+// itself. OpenBLAS's pooled threads spin after each call: with 2 of them,
+// the mnist-mlp step at batch 64 ran at half the speed of one thread, in
+// one measurement on a busy 2-core machine. Goroutines leave the cores to
+// the Go scheduler between products. The archive is named in full
 // (-l:libopenblas.a) so that the linker never picks libopenblas.so, which
 // Debian's alternatives may point at another build. The paths are those of
 // libopenblas-pthread-dev on amd64; elsewhere, set CGO_CFLAGS and
