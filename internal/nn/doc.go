@@ -69,8 +69,9 @@
 // split into blocks of rows, one per goroutine up to GOMAXPROCS; each
 // element is still one call's sum over the whole inner dimension, so the
 // split does not change the bits. The same build computes Adam's update,
-// the activations and their derivatives in C, with AVX-512 or AVX2 where
-// the processor has them, and gets the bits of the Go loops.
+// the activations, their derivatives and the softmax cross-entropy in C,
+// with AVX-512 or AVX2 where the processor has them, and gets the bits of
+// the Go loops.
 // [BLAS] names the implementation in use. Both builds pass the same tests.
 //
 // Adam stores a moment whose magnitude falls below the smallest normal

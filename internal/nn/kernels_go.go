@@ -19,3 +19,9 @@ func activateRows(a Activation, z, b []float32) {
 func mulDerivative(a Activation, dy, y []float32) {
 	mulDerivativeGo(a, dy, y)
 }
+
+// softmaxRows computes SoftmaxCrossEntropy's results for checked
+// arguments. See softmaxRowsGo.
+func softmaxRows(dlogits, logits []float32, labels []uint8, classes int, scale float32) (lossSum float64, correct int) {
+	return softmaxRowsGo(dlogits, logits, labels, classes, scale)
+}

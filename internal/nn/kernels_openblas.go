@@ -291,6 +291,118 @@ static void relu_derivative(float *restrict dy, const float *restrict y, ptrdiff
 		dy[i] = y[i] > 0 ? dy[i] : 0.0f;
 	}
 }
+
+// det_exp mirrors detExp in detmath.go.
+static double det_exp(double x) {
+	if (x != x) {
+		return x;
+	}
+	if (x > 709.782712893384) {
+		return INFINITY;
+	}
+	if (x < -745.1332191019412) {
+		return 0;
+	}
+	double k = floor(x * log2_e + 0.5);
+	double r = (x - k * ln2_hi) - k * ln2_lo;
+	double p = expm1_coeffs[10];
+	for (int i = 9; i >= 0; i--) {
+		p = expm1_coeffs[i] + r * p;
+	}
+	double y = 1 + (r + (r * r) * p);
+	int e = (int)k;
+	if (e > 1023) {
+		return (y * 2) * ldexp(1, e - 1);
+	}
+	if (e < -1020) {
+		return (y * ldexp(1, e + 60)) * ldexp(1, -60);
+	}
+	return y * ldexp(1, e);
+}
+
+// log_coeffs holds 1/(2n+1) for n = 1 to 10, as logCoeffs in detmath.go.
+static const double log_coeffs[10] = {
+	1.0 / 3, 1.0 / 5, 1.0 / 7, 1.0 / 9, 1.0 / 11, 1.0 / 13, 1.0 / 15,
+	1.0 / 17, 1.0 / 19, 1.0 / 21,
+};
+
+// det_log mirrors detLog in detmath.go.
+static double det_log(double x) {
+	if (x != x || x < 0) {
+		return NAN;
+	}
+	if (x == 0) {
+		return -INFINITY;
+	}
+	if (isinf(x)) {
+		return x;
+	}
+	int e;
+	double f = frexp(x, &e);
+	if (f < 0.70710678118654752440084436210484903928483593768847) {
+		f *= 2;
+		e--;
+	}
+	double s = (f - 1) / (f + 1);
+	double z = s * s;
+	double p = log_coeffs[9];
+	for (int i = 8; i >= 0; i--) {
+		p = log_coeffs[i] + z * p;
+	}
+	double log_f = 2 * s + (2 * s) * (z * p);
+	double k = e;
+	return k * ln2_hi + (k * ln2_lo + log_f);
+}
+
+typedef struct {
+	double loss;
+	long long correct;
+} xent_result;
+
+// softmax_rows mirrors softmaxRowsGo. The exponentials of a row of up to
+// 64 classes are kept from the sum for the gradient, where the Go loop
+// computes them again with the same bits. dlogits may be logits.
+static xent_result softmax_rows(float *dlogits, const float *logits, const unsigned char *labels,
+		ptrdiff_t rows, ptrdiff_t classes, float scale) {
+	xent_result res = {0, 0};
+	double kept[64];
+	for (ptrdiff_t r = 0; r < rows; r++) {
+		const float *z = logits + r * classes;
+		ptrdiff_t top = 0;
+		for (ptrdiff_t j = 1; j < classes; j++) {
+			if (z[j] > z[top]) {
+				top = j;
+			}
+		}
+		double zmax = z[top], sum = 0;
+		for (ptrdiff_t j = 0; j < classes; j++) {
+			double e = det_exp((double)z[j] - zmax);
+			if (j < 64) {
+				kept[j] = e;
+			}
+			sum += e;
+		}
+		ptrdiff_t y = labels[r];
+		res.loss += ((double)z[top] - (double)z[y]) + det_log(sum);
+		if (top == y) {
+			res.correct++;
+		}
+		if (dlogits == NULL) {
+			continue;
+		}
+		float *dz = dlogits + r * classes;
+		double s = scale;
+		for (ptrdiff_t j = 0; j < classes; j++) {
+			double e = j < 64 ? kept[j] : det_exp((double)z[j] - zmax);
+			double p = e / sum;
+			if (j == y) {
+				p -= 1;
+			}
+			dz[j] = (float)(s * p);
+		}
+	}
+	return res;
+}
 */
 import "C"
 
@@ -389,4 +501,19 @@ func mulDerivative(a Activation, dy, y []float32) {
 // call while a kernel runs.
 func setKernelISA(isa int) {
 	C.set_kernel_isa(C.int(isa))
+}
+
+// softmaxRows computes SoftmaxCrossEntropy's results for checked
+// arguments, with the results of softmaxRowsGo.
+func softmaxRows(dlogits, logits []float32, labels []uint8, classes int, scale float32) (lossSum float64, correct int) {
+	if len(labels) == 0 {
+		return 0, 0
+	}
+	var dp *C.float
+	if dlogits != nil {
+		dp = (*C.float)(unsafe.Pointer(&dlogits[0]))
+	}
+	res := C.softmax_rows(dp, (*C.float)(unsafe.Pointer(&logits[0])),
+		(*C.uchar)(unsafe.Pointer(&labels[0])), C.ptrdiff_t(len(labels)), C.ptrdiff_t(classes), C.float(scale))
+	return float64(res.loss), int(res.correct)
 }

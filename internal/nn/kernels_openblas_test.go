@@ -18,6 +18,7 @@ func TestKernelsMatchGoOnEveryISA(t *testing.T) {
 			setKernelISA(isa)
 			checkAdamKernel(t)
 			checkActivationKernels(t)
+			checkSoftmaxKernel(t)
 		})
 	}
 }

@@ -147,3 +147,68 @@ func checkActivationKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestSoftmaxKernelMatchesGo checks that the build's softmax cross-entropy
+// kernel gives the same loss, count and gradient bits as softmaxRowsGo,
+// also with more classes than the kernel keeps exponentials for, without
+// a gradient, and with the gradient written over the logits.
+func TestSoftmaxKernelMatchesGo(t *testing.T) {
+	t.Parallel()
+	checkSoftmaxKernel(t)
+}
+
+func checkSoftmaxKernel(t *testing.T) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, classes := range []int{1, 3, 10, 64, 70} {
+		for _, scale := range []float32{1, 1.0 / 64, 1e30} {
+			t.Run(fmt.Sprintf("classes=%d/scale=%g", classes, scale), func(t *testing.T) {
+				const rows = 41
+				logits := activationInputs(rng, rows*classes)
+				rng.Shuffle(len(logits), func(i, j int) { logits[i], logits[j] = logits[j], logits[i] })
+				for i := range logits[:len(logits)/2] {
+					logits[i] = float32(rng.NormFloat64() * 5) // rows without extremes
+				}
+				labels := make([]uint8, rows)
+				for i := range labels {
+					labels[i] = uint8(rng.IntN(classes))
+				}
+
+				want := make([]float32, len(logits))
+				wantLoss, wantCorrect := softmaxRowsGo(want, logits, labels, classes, scale)
+				got := make([]float32, len(logits))
+				gotLoss, gotCorrect := softmaxRows(got, logits, labels, classes, scale)
+				if math.Float64bits(gotLoss) != math.Float64bits(wantLoss) && !(gotLoss != gotLoss && wantLoss != wantLoss) {
+					t.Errorf("loss sum = %v, want %v", gotLoss, wantLoss)
+				}
+				if gotCorrect != wantCorrect {
+					t.Errorf("correct = %d, want %d", gotCorrect, wantCorrect)
+				}
+				for i := range want {
+					if !sameBits(want[i], got[i]) {
+						t.Fatalf("dlogits[%d] = %g, want %g (logit %g)", i, got[i], want[i], logits[i])
+					}
+				}
+
+				if _, c := softmaxRows(nil, logits, labels, classes, scale); c != wantCorrect {
+					t.Errorf("without dlogits: correct = %d, want %d", c, wantCorrect)
+				}
+				// A row with an infinite or NaN logit makes the whole sum NaN,
+				// so the loss of the finite rows is compared on its own.
+				finite := len(logits) / 2 / classes
+				wantLoss, _ = softmaxRowsGo(nil, logits[:finite*classes], labels[:finite], classes, scale)
+				gotLoss, _ = softmaxRows(nil, logits[:finite*classes], labels[:finite], classes, scale)
+				if math.IsNaN(wantLoss) || math.Float64bits(gotLoss) != math.Float64bits(wantLoss) {
+					t.Errorf("loss sum of %d finite rows = %v, want %v, not NaN", finite, gotLoss, wantLoss)
+				}
+				inPlace := clone(logits)
+				softmaxRows(inPlace, inPlace, labels, classes, scale)
+				for i := range want {
+					if !sameBits(want[i], inPlace[i]) {
+						t.Fatalf("in place: dlogits[%d] = %g, want %g", i, inPlace[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}
