@@ -139,6 +139,7 @@ func TestAdamFlushesSubnormalMoments(t *testing.T) {
 	a := nn.DefaultAdam()
 	params := []float32{0, 0}
 	a.Step(params, []float32{1e-5, 1e-20})
+
 	for step := 2; step <= 2000; step++ {
 		a.Step(params, []float32{0, 0})
 		for i, m := range a.M {
@@ -152,6 +153,7 @@ func TestAdamFlushesSubnormalMoments(t *testing.T) {
 			}
 		}
 	}
+
 	if a.M[0] != 0 {
 		t.Errorf("after 2000 steps: M[0] = %g, want 0", a.M[0])
 	}

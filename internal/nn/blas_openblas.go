@@ -73,12 +73,12 @@ func openblasThreads() int {
 // where op(A) is m×k, op(B) is k×n and C is m×n. It checks its arguments as
 // gonum's Sgemm does and panics with the same messages.
 //
-// A product of at least [parallelFlops] floating-point operations is split
-// into blocks of rows of C, one per goroutine up to GOMAXPROCS, each
-// computed by cblas_sgemm on its own thread. Every element of C is still
-// one call's dot product over the whole of k, so its bits do not depend on
-// the split or on GOMAXPROCS (TestOpenBLASSplitMatchesWhole checks this for
-// the presets' products).
+// A product of at least twice [parallelFlops] floating-point operations
+// is split into blocks of rows of C, one per goroutine up to GOMAXPROCS,
+// each computed by cblas_sgemm on its own thread. Every element of C is
+// still one call's dot product over the whole of k, so its bits do not
+// depend on the split or on GOMAXPROCS. TestOpenBLASSplitMatchesWhole
+// checks this for the presets' products.
 func (openblas) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32,
 	a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkSgemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)

@@ -78,8 +78,8 @@ func (p sgemmPart) rows(start, end int) sgemmPart {
 
 // runParts computes p in parts blocks of rows: the calling goroutine the
 // first, and idle helper goroutines the others. Rounding the parts to
-// partRows can leave a short last block; one below parallelFlops joins the
-// block before it, so that every block stays above that bound.
+// partRows can leave a short last block. A last block below parallelFlops
+// joins the block before it, so that every block stays above that bound.
 func runParts(p sgemmPart, parts int) {
 	rows := (p.m + parts - 1) / parts
 	rows = (rows + partRows - 1) / partRows * partRows
