@@ -5,16 +5,16 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 TOOLS := $(CURDIR)/.tools
 
 # BLAS selects the implementation of the matrix products: openblas (cgo,
-# with the serial OpenBLAS of Debian's libopenblas-serial-dev linked
+# with the thread-safe OpenBLAS of Debian's libopenblas-pthread-dev linked
 # statically) or gonum (pure Go, CGO_ENABLED=0). It defaults to openblas
 # when that library is installed. Either way the binaries are fully static.
 TRIPLET      := $(shell gcc -dumpmachine 2>/dev/null)
-OPENBLAS_DIR := /usr/lib/$(TRIPLET)/openblas-serial
+OPENBLAS_DIR := /usr/lib/$(TRIPLET)/openblas-pthread
 BLAS ?= $(if $(wildcard $(OPENBLAS_DIR)/libopenblas.a),openblas,gonum)
 
-# OPENBLAS_ENV points cgo at Debian's serial OpenBLAS on any architecture.
+# OPENBLAS_ENV points cgo at Debian's pthread OpenBLAS on any architecture.
 OPENBLAS_ENV = CGO_ENABLED=1 \
-	CGO_CFLAGS="-I/usr/include/$(TRIPLET)/openblas-serial $$(go env CGO_CFLAGS)" \
+	CGO_CFLAGS="-I/usr/include/$(TRIPLET)/openblas-pthread $$(go env CGO_CFLAGS)" \
 	CGO_LDFLAGS="-L$(OPENBLAS_DIR) $$(go env CGO_LDFLAGS)"
 
 ifeq ($(BLAS),openblas)
@@ -72,4 +72,4 @@ check-blas: $(if $(filter openblas,$(BLAS)),check-openblas)
 check-openblas:
 	@test -f $(OPENBLAS_DIR)/libopenblas.a || { \
 		echo "the openblas build needs $(OPENBLAS_DIR)/libopenblas.a:" \
-			"apt-get install libopenblas-serial-dev, or build with BLAS=gonum"; exit 1; }
+			"apt-get install libopenblas-pthread-dev, or build with BLAS=gonum"; exit 1; }

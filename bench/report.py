@@ -25,6 +25,7 @@ args = ap.parse_args()
 D = args.dir
 
 MNIST_TRAIN = 60000
+CIFAR_TRAIN = 50000
 
 
 def path(name):
@@ -170,17 +171,65 @@ for model, key in (("mnist-mlp", "mnist"), ("cifar10-mlp", "cifar")):
             facts[f"train_{key}_{batch}_t{threads}_ratio"] = ratio(rt, pt)
             facts[f"train_{key}_{batch}_t{threads}"] = fmt_int(rt)
             facts[f"train_{key}_{batch}_t{threads}_random"] = fmt_int(rand_in)
+            allocs = median(step[(f"BenchmarkTrainStepData/{model}/batch={batch}", threads)], "allocs/op")
             train_rows.append([model, batch, threads, fmt_int(rt), fmt_int(rand_in), fmt_int(pt), fmt_int(ftz),
-                               ratio(rt, pt), ratio(rt, ftz)])
+                               ratio(rt, pt), ratio(rt, ftz), fmt_int(allocs)])
 train_md = table(["model", "batch", "threads", "ringtrain samples/s", "ringtrain, random inputs", "PyTorch",
-                  "PyTorch, flush-to-zero", "ringtrain / PyTorch", "ringtrain / PyTorch FTZ"], train_rows)
+                  "PyTorch, flush-to-zero", "ringtrain / PyTorch", "ringtrain / PyTorch FTZ",
+                  "ringtrain allocs/op"], train_rows)
+
+
+def sustained_section():
+    """Returns the table of the sustained cifar10-mlp runs and its facts:
+    ringtrain's BenchmarkTrainSustained beside torch_mlp.py --mode accuracy,
+    with and without flush-to-zero, for every thread count that bench/run
+    measured."""
+    rows, found = [], {}
+    for name in sorted(os.listdir(D)):
+        m = re.fullmatch(r"sustained_t(\d+)\.txt", name)
+        if m:
+            found[int(m.group(1))] = name
+    if not found:
+        return "Not measured in this run (`BENCH_SUSTAINED_THREADS` was empty).", {"sustained_epochs": "n/a"}
+    out = {}
+    for threads in sorted(found):
+        go = go_bench(found[threads])[("BenchmarkTrainSustained", threads)][0]
+        refs = {}
+        for label, suffix in (("plain", ""), ("ftz", "_ftz")):
+            r = load_json(f"torch_sustained_t{threads}{suffix}.json")
+            epochs = r["epochs"]
+            refs[label] = {
+                "epochs": len(epochs),
+                "whole": CIFAR_TRAIN * len(epochs) / epochs[-1]["cum_train_time_s"],
+                "last": epochs[-1]["epoch_samples_per_s"],
+                "subnormal_m": 100 * epochs[-1]["subnormal_fraction"]["exp_avg"],
+            }
+        epochs = refs["ftz"]["epochs"]
+        out[f"sustained_t{threads}_ratio"] = ratio(go["samples/s"], refs["ftz"]["whole"])
+        out["sustained_epochs"] = str(epochs)
+        rows.append([threads, epochs, fmt_int(go["samples/s"]), fmt_int(go["last-epoch-samples/s"]),
+                     fmt_int(refs["plain"]["whole"]), fmt_int(refs["plain"]["last"]),
+                     fmt_int(refs["ftz"]["whole"]), fmt_int(refs["ftz"]["last"]),
+                     ratio(go["samples/s"], refs["ftz"]["whole"]),
+                     ratio(go["last-epoch-samples/s"], refs["ftz"]["last"]),
+                     f"{go['subnormal-m-%']:.1f}% ({go['zero-m-%']:.1f}% zero)",
+                     f"{refs['plain']['subnormal_m']:.1f}%"])
+    md = table(["threads", "epochs", "ringtrain samples/s", "ringtrain, last epoch", "PyTorch", "PyTorch, last epoch",
+                "PyTorch FTZ", "PyTorch FTZ, last epoch", "ringtrain / PyTorch FTZ",
+                "last epoch: ringtrain / PyTorch FTZ", "ringtrain: subnormal first moments",
+                "PyTorch: subnormal first moments"], rows)
+    return md, out
+
+
+sustained_md, sustained_facts = sustained_section()
+facts.update(sustained_facts)
 
 # --- Table 1b: matrix products, with the BLAS that the gemm benchmark
 # binary reports it was built with.
 gemm = go_bench("gemm.txt")
 # Results older than the "blas:" line come from builds that had only gonum.
 blas_name = go_config("gemm.txt", "blas") or "gonum"
-blas_label = {"openblas": "OpenBLAS, serial", "gonum": "gonum"}.get(blas_name, blas_name)
+blas_label = {"openblas": "OpenBLAS", "gonum": "gonum"}.get(blas_name, blas_name)
 facts["blas"] = {"openblas": "OpenBLAS (the openblas build tag)", "gonum": "gonum's pure-Go BLAS"}.get(
     blas_name, blas_name)
 torch_gemm = {t: {(r["M"], r["K"], r["N"], r["transA"]): r["gflops_median"]
@@ -379,6 +428,7 @@ sections = {
     "machine": machine_md,
     "contention": contention_md,
     "train_table": train_md,
+    "sustained_table": sustained_md,
     "gemm_table": gemm_md,
     "profile_nn_cifar": profile_nn_cifar_md,
     "profile_nn_mnist": profile_nn_mnist_md,
@@ -393,6 +443,7 @@ sections = {
 values = {**sections, **facts}
 
 titles = (("Machine", "machine"), ("Contention", "contention"), ("Training step", "train_table"),
+          ("Sustained training, cifar10-mlp", "sustained_table"),
           ("Matrix products", "gemm_table"),
           ("Profile: cifar10-mlp step, batch 256, 1 thread", "profile_nn_cifar"),
           ("Profile: mnist-mlp step, batch 64, 2 threads", "profile_nn_mnist"),

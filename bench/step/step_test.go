@@ -98,7 +98,14 @@ func newTrainer(tb testing.TB, preset string, split *dataset.Split, batch int) *
 // one Adam step on it. It returns the batch's mean loss.
 func (tr *trainer) step(tb testing.TB) float64 {
 	if tr.next+tr.batch > len(tr.order) {
-		tr.order = tr.rng.Perm(tr.split.N)
+		// Shuffle in place, so that a new epoch allocates nothing.
+		if tr.order == nil {
+			tr.order = make([]int, tr.split.N)
+		}
+		for i := range tr.order {
+			tr.order[i] = i
+		}
+		tr.rng.Shuffle(len(tr.order), func(i, j int) { tr.order[i], tr.order[j] = tr.order[j], tr.order[i] })
 		tr.next = 0
 	}
 	dim := tr.split.Dim()

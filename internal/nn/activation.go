@@ -91,9 +91,11 @@ func tanh(z float32) float32 {
 	return t
 }
 
-// activateRows adds the bias b to every row of z and applies a in place.
-// z holds len(z)/len(b) rows of len(b) pre-activations.
-func activateRows(a Activation, z, b []float32) {
+// activateRowsGo adds the bias b to every row of z and applies a in place.
+// z holds len(z)/len(b) rows of len(b) pre-activations. It is the
+// definition that the C kernels of the openblas build reproduce bit for
+// bit.
+func activateRowsGo(a Activation, z, b []float32) {
 	units := len(b)
 	for r := 0; r+units <= len(z); r += units {
 		row := z[r : r+units : r+units]
@@ -126,10 +128,10 @@ func activateRows(a Activation, z, b []float32) {
 	}
 }
 
-// mulDerivative multiplies each gradient dy[i] by the derivative of a at the
-// point whose output is y[i]. All four derivatives are functions of the
+// mulDerivativeGo multiplies each gradient dy[i] by the derivative of a at
+// the point whose output is y[i]. All four derivatives are functions of the
 // output, so the pre-activations need not be kept.
-func mulDerivative(a Activation, dy, y []float32) {
+func mulDerivativeGo(a Activation, dy, y []float32) {
 	y = y[:len(dy)]
 	switch a {
 	case Identity:

@@ -14,7 +14,9 @@ import (
 //	v = Beta2*v + (1-Beta2)*g*g
 //	p = p - LR * m̂ / (sqrt(v̂) + Eps)
 //
-// with m̂ = m/(1-Beta1^T) and v̂ = v/(1-Beta2^T), in float32.
+// with m̂ = m/(1-Beta1^T) and v̂ = v/(1-Beta2^T), in float32. A moment m or
+// v below the smallest normal float32 in magnitude (about 1.18e-38) is
+// stored as zero, so that the state never holds subnormal floats.
 type Adam struct {
 	// LR is the learning rate. The default is 0.001.
 	LR float64
@@ -65,20 +67,55 @@ func (a *Adam) Step(params, grad []float32) {
 	// math.Pow with an integer exponent only multiplies, so the bias
 	// corrections have the same bits on every platform.
 	t := float64(a.T)
-	c1 := float32(1 / (1 - math.Pow(a.Beta1, t)))
-	c2 := float32(1 / (1 - math.Pow(a.Beta2, t)))
-	b1, b2 := float32(a.Beta1), float32(a.Beta2)
-	d1, d2 := float32(1-a.Beta1), float32(1-a.Beta2)
-	lr, eps := float32(a.LR), float32(a.Eps)
+	k := adamCoeffs{
+		b1: float32(a.Beta1), b2: float32(a.Beta2),
+		d1: float32(1 - a.Beta1), d2: float32(1 - a.Beta2),
+		c1: float32(1 / (1 - math.Pow(a.Beta1, t))),
+		c2: float32(1 / (1 - math.Pow(a.Beta2, t))),
+		lr: float32(a.LR), eps: float32(a.Eps),
+	}
+	n := len(params)
+	adamUpdate(params, grad[:n], a.M[:n], a.V[:n], &k)
+}
 
-	m, v := a.M[:len(params)], a.V[:len(params)]
+// minNormal is the smallest positive normal float32, 2^-126.
+const minNormal = 0x1p-126
+
+// adamCoeffs are the float32 factors of one Adam step: the decay rates
+// b1, b2, their complements d1 = 1-b1 and d2 = 1-b2, the bias corrections
+// c1 = 1/(1-b1^T) and c2 = 1/(1-b2^T), the learning rate and epsilon.
+type adamCoeffs struct {
+	b1, b2, d1, d2, c1, c2, lr, eps float32
+}
+
+// adamUpdateGo is the Adam update in Go, the definition that the C kernel
+// of the openblas build reproduces bit for bit.
+//
+// A moment whose magnitude falls below the smallest normal float32 is set
+// to zero. Without the flush, the first moment of a weight whose gradient
+// stays zero decays by Beta1 each step into subnormal floats, and x86
+// processors can take many times longer for arithmetic on those. A flushed
+// first moment would have moved its parameter by at most
+// LR·c1·2^-126/Eps, under 1.2e-29·LR for Beta1 = 0.9 (c1 <= 10) and
+// Eps = 1e-8. A flushed second moment changes the denominator by under
+// 1e-11 relative to Eps.
+func adamUpdateGo(params, grad, m, v []float32, k *adamCoeffs) {
+	m, v = m[:len(params)], v[:len(params)]
 	grad = grad[:len(params)]
 	for i, g := range grad {
-		mi := float32(b1*m[i]) + float32(d1*g)
-		vi := float32(b2*v[i]) + float32(d2*float32(g*g))
+		mi := float32(k.b1*m[i]) + float32(k.d1*g)
+		vi := float32(k.b2*v[i]) + float32(k.d2*float32(g*g))
+		// The comparisons are false for NaN, which stays NaN so that a
+		// diverging run shows in the loss.
+		if -minNormal < mi && mi < minNormal {
+			mi = 0
+		}
+		if vi < minNormal {
+			vi = 0
+		}
 		m[i], v[i] = mi, vi
-		den := float32(math.Sqrt(float64(float32(vi*c2)))) + eps
-		params[i] -= float32(lr*float32(mi*c1)) / den
+		den := float32(math.Sqrt(float64(float32(vi*k.c2)))) + k.eps
+		params[i] -= float32(k.lr*float32(mi*k.c1)) / den
 	}
 }
 

@@ -131,3 +131,73 @@ func TestAdamStepPanics(t *testing.T) {
 	a.Step(make([]float32, 2), make([]float32, 2))
 	mustPanic(t, func() { a.Step(make([]float32, 3), make([]float32, 3)) })
 }
+
+func TestAdamFlushesSubnormalMoments(t *testing.T) {
+	t.Parallel()
+	// One gradient of 1e-5, then zeros: m decays by 0.9 a step from 1e-6
+	// and would fall below 2^-126 after about 700 steps, and v by 0.999.
+	a := nn.DefaultAdam()
+	params := []float32{0, 0}
+	a.Step(params, []float32{1e-5, 1e-20})
+
+	for step := 2; step <= 2000; step++ {
+		a.Step(params, []float32{0, 0})
+		for i, m := range a.M {
+			if m != 0 && math.Abs(float64(m)) < 0x1p-126 {
+				t.Fatalf("step %d: M[%d] = %g is subnormal, want 0 or normal", step, i, m)
+			}
+		}
+		for i, v := range a.V {
+			if v != 0 && v < 0x1p-126 {
+				t.Fatalf("step %d: V[%d] = %g is subnormal, want 0 or normal", step, i, v)
+			}
+		}
+	}
+
+	if a.M[0] != 0 {
+		t.Errorf("after 2000 steps: M[0] = %g, want 0", a.M[0])
+	}
+	// 0.001·(1e-20)² is subnormal, so v is flushed to 0 from the first
+	// step.
+	if a.V[1] != 0 {
+		t.Errorf("after 2000 steps: V[1] = %g, want 0", a.V[1])
+	}
+	if a.V[0] == 0 {
+		t.Errorf("after 2000 steps: V[0] = 0, want about 1.4e-14")
+	}
+}
+
+func TestAdamKeepsNaN(t *testing.T) {
+	t.Parallel()
+	a := nn.DefaultAdam()
+	params := []float32{1}
+	a.Step(params, []float32{float32(math.NaN())})
+	if !math.IsNaN(float64(params[0])) {
+		t.Errorf("after a NaN gradient: param = %v, want NaN", params[0])
+	}
+}
+
+// BenchmarkAdamStep measures one Adam step over the parameters of each
+// preset.
+func BenchmarkAdamStep(b *testing.B) {
+	for _, name := range nn.PresetNames() {
+		b.Run(name, func(b *testing.B) {
+			spec, err := nn.Preset(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := spec.ParamCount()
+			params, grad := make([]float32, n), make([]float32, n)
+			for i := range grad {
+				grad[i] = float32(i%7) * 1e-3
+			}
+			a := nn.DefaultAdam()
+			a.Step(params, grad)
+			b.ReportAllocs()
+			for b.Loop() {
+				a.Step(params, grad)
+			}
+			b.ReportMetric(float64(b.N*n*28)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}

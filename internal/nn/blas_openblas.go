@@ -2,25 +2,35 @@
 
 package nn
 
-// The serial build of OpenBLAS runs every call on the calling thread, so it
-// starts no threads of its own that would compete with the worker's
-// goroutines. The archive is named in full (-l:libopenblas.a) so that the
-// linker never picks libopenblas.so, which Debian's alternatives may point
-// at a threaded build. The paths are those of Debian's
-// libopenblas-serial-dev on amd64; elsewhere, set CGO_CFLAGS and
+// The pthread build of OpenBLAS (Debian's libopenblas-pthread-dev) is safe
+// to call from several threads at once, unlike the serial build, which
+// returned wrong products under concurrent calls. Its own thread pool is
+// switched off at start (openblas_set_num_threads(1)), so each call runs on
+// the calling thread, and Sgemm spreads a large product over goroutines
+// itself. OpenBLAS's pooled threads spin after each call: with 2 of them,
+// the mnist-mlp step at batch 64 ran at half the speed of one thread, in
+// one measurement on a busy 2-core machine. Goroutines leave the cores to
+// the Go scheduler between products. The archive is named in full
+// (-l:libopenblas.a) so that the linker never picks libopenblas.so, which
+// Debian's alternatives may point at another build. The paths are those of
+// libopenblas-pthread-dev on amd64; elsewhere, set CGO_CFLAGS and
 // CGO_LDFLAGS to the folders of cblas.h and libopenblas.a.
 
 /*
-#cgo linux,amd64 CFLAGS: -I/usr/include/x86_64-linux-gnu/openblas-serial
-#cgo linux,amd64 LDFLAGS: -L/usr/lib/x86_64-linux-gnu/openblas-serial
-#cgo LDFLAGS: -l:libopenblas.a -lm
+#cgo linux,amd64 CFLAGS: -I/usr/include/x86_64-linux-gnu/openblas-pthread
+#cgo linux,amd64 LDFLAGS: -L/usr/lib/x86_64-linux-gnu/openblas-pthread
+#cgo LDFLAGS: -l:libopenblas.a -lm -lpthread
 #include <cblas.h>
+
+// blas_thread_shutdown_ stops OpenBLAS's thread pool. OpenBLAS declares it
+// in its internal common.h only.
+int blas_thread_shutdown_(void);
 */
 import "C"
 
 import (
 	"math"
-	"sync"
+	"runtime"
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
@@ -29,6 +39,13 @@ import (
 )
 
 func init() {
+	// OpenBLAS starts its pool of threads when the program loads, one per
+	// CPU but the first. In a profile of the mnist-mlp step benchmark, 22%
+	// of the samples fell in libc while the idle pool ran, and none once
+	// it was stopped. With one thread set, OpenBLAS does not start it
+	// again.
+	C.openblas_set_num_threads(1)
+	C.blas_thread_shutdown_()
 	blas32.Use(openblas{})
 }
 
@@ -38,17 +55,6 @@ type openblas struct {
 	gonum.Implementation
 }
 
-// openblasMu serializes the calls into OpenBLAS. Debian's serial OpenBLAS
-// 0.3.21 now and then returns wrong products, off by orders of magnitude,
-// when two threads call cblas_sgemm at once, and
-// TestOpenBLASSgemmConcurrentCalls fails without this lock. A worker
-// computes one product at a time, so a worker alone in its process does not
-// wait on the lock.
-//
-// NOTE: several workers in one process (coordinator --local-workers) take
-// turns in their matrix products, so they use one core for them at a time.
-var openblasMu sync.Mutex
-
 func (openblas) blasName() string { return "openblas" }
 
 // openblasThreading returns how the linked OpenBLAS was built to run:
@@ -57,9 +63,22 @@ func openblasThreading() int {
 	return int(C.openblas_get_parallel())
 }
 
+// openblasThreads returns the number of threads that OpenBLAS uses for one
+// call.
+func openblasThreads() int {
+	return int(C.openblas_get_num_threads())
+}
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
 // where op(A) is m×k, op(B) is k×n and C is m×n. It checks its arguments as
 // gonum's Sgemm does and panics with the same messages.
+//
+// A product of at least twice [parallelFlops] floating-point operations
+// is split into blocks of rows of C, one per goroutine up to GOMAXPROCS,
+// each computed by cblas_sgemm on its own thread. Every element of C is
+// still one call's dot product over the whole of k, so its bits do not
+// depend on the split or on GOMAXPROCS. TestOpenBLASSplitMatchesWhole
+// checks this for the presets' products.
 func (openblas) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32,
 	a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkSgemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
@@ -72,13 +91,23 @@ func (openblas) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32,
 		gonum.Implementation{}.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	openblasMu.Lock()
-	defer openblasMu.Unlock()
-	C.cblas_sgemm(C.CblasRowMajor, cblasTranspose(tA), cblasTranspose(tB),
-		C.blasint(m), C.blasint(n), C.blasint(k), C.float(alpha),
-		(*C.float)(unsafe.Pointer(&a[0])), C.blasint(lda),
-		(*C.float)(unsafe.Pointer(&b[0])), C.blasint(ldb), C.float(beta),
-		(*C.float)(unsafe.Pointer(&c[0])), C.blasint(ldc))
+	p := sgemmPart{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
+	parts := sgemmParts(m, n, k, runtime.GOMAXPROCS(0))
+	if parts == 1 {
+		p.run()
+		return
+	}
+	runParts(p, parts)
+}
+
+// run calls cblas_sgemm for the whole of p.
+func (p *sgemmPart) run() {
+	C.cblas_sgemm(C.CblasRowMajor, cblasTranspose(p.tA), cblasTranspose(p.tB),
+		C.blasint(p.m), C.blasint(p.n), C.blasint(p.k), C.float(p.alpha),
+		(*C.float)(unsafe.Pointer(&p.a[0])), C.blasint(p.lda),
+		(*C.float)(unsafe.Pointer(&p.b[0])), C.blasint(p.ldb), C.float(p.beta),
+		(*C.float)(unsafe.Pointer(&p.c[0])), C.blasint(p.ldc))
 }
 
 // cblasTranspose converts a checked blas.Transpose. For real matrices the

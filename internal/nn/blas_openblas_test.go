@@ -144,20 +144,64 @@ func TestOpenBLASSgemmMatchesGonum(t *testing.T) {
 	}
 }
 
-// TestOpenBLASIsSerial checks that the linked OpenBLAS is the serial
-// build, which starts no threads beside the Go scheduler's.
-func TestOpenBLASIsSerial(t *testing.T) {
+// TestOpenBLASRunsOnCallingThread checks that the linked OpenBLAS is the
+// thread-safe pthread build with its own thread pool switched off, so that
+// only Sgemm's goroutines run products in parallel.
+func TestOpenBLASRunsOnCallingThread(t *testing.T) {
 	t.Parallel()
-	if got := openblasThreading(); got != 0 {
-		t.Errorf("openblas_get_parallel() = %d, want 0 (the serial build of libopenblas-serial-dev)", got)
+	if got := openblasThreading(); got != 1 {
+		t.Errorf("openblas_get_parallel() = %d, want 1 (the pthread build of libopenblas-pthread-dev)", got)
+	}
+	if got := openblasThreads(); got != 1 {
+		t.Errorf("openblas_get_num_threads() = %d, want 1", got)
+	}
+}
+
+// TestOpenBLASSplitMatchesWhole checks that a product split into blocks of
+// rows has the same bits as the same product computed in one call, so that
+// GOMAXPROCS does not change a worker's results.
+func TestOpenBLASSplitMatchesWhole(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 1))
+	calls := layerCalls(t)
+	for _, tA := range []blas.Transpose{blas.NoTrans, blas.Trans} {
+		for _, tB := range []blas.Transpose{blas.NoTrans, blas.Trans} {
+			calls = append(calls, sgemmCall{name: fmt.Sprintf("%c%c/197x61x257", tA, tB),
+				tA: tA, tB: tB, m: 197, n: 61, k: 257, pad: 3, alpha: 0.5, beta: -2})
+		}
+	}
+	for _, call := range calls {
+		aRows, aCols := storedShape(call.tA, call.m, call.k)
+		bRows, bCols := storedShape(call.tB, call.k, call.n)
+		lda, ldb, ldc := aCols+call.pad, bCols+call.pad, call.n+call.pad
+		p := sgemmPart{tA: call.tA, tB: call.tB, m: call.m, n: call.n, k: call.k,
+			alpha: call.alpha, beta: call.beta, lda: lda, ldb: ldb, ldc: ldc,
+			a: randomFloats(rng, aRows*lda), b: randomFloats(rng, bRows*ldb)}
+		c := randomFloats(rng, call.m*ldc)
+		want := append([]float32(nil), c...)
+		whole := p
+		whole.c = want
+		whole.run()
+		for parts := 2; parts <= sgemmParts(call.m, call.n, call.k, 4); parts++ {
+			split := p
+			split.c = append([]float32(nil), c...)
+			runParts(split, parts)
+			for i := range want {
+				if math.Float32bits(split.c[i]) != math.Float32bits(want[i]) {
+					t.Errorf("%s in %d parts: c[%d] = %g, want %g as in one call",
+						call.name, parts, i, split.c[i], want[i])
+					break
+				}
+			}
+		}
 	}
 }
 
 // TestOpenBLASSgemmConcurrentCalls runs the mnist-mlp products from
 // several goroutines at once, as workers that share a process do, and
-// checks each result against the same call made alone. Without the lock in
-// Sgemm, Debian's serial OpenBLAS 0.3.21 got at least one of the 48,000
-// calls wrong in 5 of 7 runs on a busy 2-core machine.
+// checks each result against the same call made alone. Debian's serial
+// OpenBLAS 0.3.21, which this package linked before, got at least one of
+// the 48,000 calls wrong in 5 of 7 runs on a busy 2-core machine.
 func TestOpenBLASSgemmConcurrentCalls(t *testing.T) {
 	t.Parallel()
 	type product struct {

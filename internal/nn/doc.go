@@ -61,13 +61,26 @@
 // All matrix products are blas32.Gemm calls (gonum.org/v1/gonum/blas/blas32),
 // and the build selects the implementation behind them. The default is
 // gonum's pure-Go implementation. With the openblas build tag, which needs
-// cgo and the serial OpenBLAS library (Debian's libopenblas-serial-dev), an
-// init function installs OpenBLAS's cblas_sgemm with blas32.Use. OpenBLAS is
-// linked statically and runs on the calling thread, and every other BLAS
-// routine stays gonum's. Its calls take a lock shared by the whole process,
-// because concurrent calls into Debian's serial OpenBLAS 0.3.21 sometimes
-// return wrong products. [BLAS] names the implementation in use. Both builds
-// pass the same tests.
+// cgo and the thread-safe OpenBLAS library (Debian's
+// libopenblas-pthread-dev), an init function installs OpenBLAS's
+// cblas_sgemm with blas32.Use. OpenBLAS is linked statically with its own
+// thread pool switched off, so each call runs on the calling thread, and
+// every other BLAS routine stays gonum's. A product large enough to gain is
+// split into blocks of rows, one per goroutine up to GOMAXPROCS; each
+// element is still one call's sum over the whole inner dimension, so the
+// split does not change the bits. The same build computes Adam's update,
+// the activations, their derivatives and the softmax cross-entropy in C,
+// with AVX-512 or AVX2 where the processor has them, and gets the bits of
+// the Go loops.
+// [BLAS] names the implementation in use. Both builds pass the same tests.
+//
+// Adam stores a moment whose magnitude falls below the smallest normal
+// float32 (2^-126, about 1.18e-38) as zero, in both builds. x86 processors
+// can take many times longer for arithmetic on subnormal floats, and the
+// first moments of weights whose gradient stays zero decay into them after
+// several hundred steps. With the default hyperparameters, a flushed first
+// moment would have moved its parameter by less than 1.2e-29 times the
+// learning rate.
 //
 // Softmax cross-entropy is fused and computed from class indices, with the
 // maximum of each row subtracted before exponentiating: finite logits of any

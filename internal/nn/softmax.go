@@ -3,7 +3,6 @@ package nn
 import (
 	"errors"
 	"fmt"
-	"math"
 )
 
 // ErrLabelRange is wrapped by the error for a label outside [0, classes).
@@ -46,11 +45,20 @@ func SoftmaxCrossEntropy(dlogits, logits []float32, labels []uint8, classes int,
 		return 0, 0, err
 	}
 
+	lossSum, correct = softmaxRows(dlogits, logits, labels, classes, scale)
+	return lossSum, correct, nil
+}
+
+// softmaxRowsGo computes SoftmaxCrossEntropy's results for checked
+// arguments. It is the definition that the C kernel of the openblas build
+// reproduces bit for bit. The logarithm is detLog, so that the loss has
+// the same bits in both builds and on every machine.
+func softmaxRowsGo(dlogits, logits []float32, labels []uint8, classes int, scale float32) (lossSum float64, correct int) {
 	for r, label := range labels {
 		z := logits[r*classes : (r+1)*classes]
 		top, sum := maxExpSum(z)
 		y := int(label)
-		lossSum += (float64(z[top]) - float64(z[y])) + math.Log(sum)
+		lossSum += (float64(z[top]) - float64(z[y])) + detLog(sum)
 		if top == y {
 			correct++
 		}
@@ -67,7 +75,7 @@ func SoftmaxCrossEntropy(dlogits, logits []float32, labels []uint8, classes int,
 			dz[j] = float32(s * p)
 		}
 	}
-	return lossSum, correct, nil
+	return lossSum, correct
 }
 
 // Softmax sets each row of dst to the softmax of the same row of logits,
