@@ -345,6 +345,26 @@ allreduce_md = table(["size", "N", "ringtrain ms", "ringtrain busbw GB/s", "gloo
 iperf_md = (f"iperf3 over 127.0.0.1, 10 s each: {fmt(iperf[1])} GB/s with one TCP stream, "
             f"{fmt(iperf[2])} with two, {fmt(iperf[4])} with four.")
 
+# --- Scaling: the tables that bench/scaling.py wrote to scaling/scaling.json,
+# or, where bench/scaling could not run, the reason it gave.
+SCALING_TABLES = ("scaling_params", "scaling_validation", "scaling_prediction", "scaling_memory")
+SCALING_FACTS = ("scaling_date", "scaling_alpha_us", "scaling_error_plain", "scaling_error_same",
+                 "scaling_error_same_median")
+
+
+def scaling():
+    skipped = path("scaling/skipped.txt")
+    if os.path.exists(skipped):
+        reason = open(skipped).read().strip()
+        return {k: f"Not measured: bench/scaling skipped, because {reason}." for k in SCALING_TABLES}, \
+            {k: "n/a" for k in SCALING_FACTS}
+    result = load_json("scaling/scaling.json")
+    return result["tables"], {k: result["facts"].get(k, "n/a") for k in SCALING_FACTS}
+
+
+scaling_tables, scaling_facts = scaling()
+facts.update(scaling_facts)
+
 sections = {
     "machine": machine_md,
     "contention": contention_md,
@@ -358,6 +378,7 @@ sections = {
     "allreduce_table": allreduce_md,
     "iperf": iperf_md,
     "profile_allreduce": profile_allreduce_md,
+    **scaling_tables,
 }
 values = {**sections, **facts}
 
@@ -369,7 +390,10 @@ titles = (("Machine", "machine"), ("Contention", "contention"), ("Training step"
           ("Profile: 3 local workers, batch 64", "profile_cluster"),
           ("Profile: 3 local workers, batch 64, by part", "profile_cluster_cum"),
           ("All-reduce on loopback", "allreduce_table"), ("TCP on loopback", "iperf"),
-          ("Profile: all-reduce 7.9 MB, N = 3", "profile_allreduce"))
+          ("Profile: all-reduce 7.9 MB, N = 3", "profile_allreduce"),
+          ("Scaling model: fitted parameters", "scaling_params"),
+          ("Scaling model: validation", "scaling_validation"),
+          ("Scaling model: prediction", "scaling_prediction"), ("Worker memory", "scaling_memory"))
 for title, key in titles:
     print(f"## {title}\n\n{sections[key]}\n")
 
