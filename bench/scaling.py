@@ -122,9 +122,9 @@ alpha = through_origin([2 * (r["workers"] - 1) for r in lat], [r["allreduce_s"] 
 
 # --- Fit 3: the ring's own cost per byte, from what the workers'
 # all-reduce times of the presets at N = 2 with no limit leave after the
-# latency. It is the encoding, copying and gRPC work on both ends, which
-# the ring does not overlap with the transfer, so it adds to a link's time
-# per byte. N = 2 is the least contended of the runs.
+# latency. It is the encoding, copying and gRPC work on both ends. The
+# model adds it to the time on the wire, as if the ring never overlapped
+# the two. N = 2 is the least contended of the runs.
 free = [r for r in runs if r["kind"] == "ring" and r["mbit"] == 0 and r["workers"] == 2]
 per_byte_cpu = through_origin([2 * (r["workers"] - 1) / r["workers"] * shape[r["dataset"]]["grad_bytes"] for r in free],
                               [r["allreduce_s"] - 2 * (r["workers"] - 1) * alpha for r in free])
@@ -208,7 +208,7 @@ validation_md = table(["model", "N", "limit", "measured ms/step", "measured all-
 # --- Prediction for larger clusters, one worker per machine like this one.
 pred_rows = []
 for dataset, label in MODELS:
-    one = sum(model(dataset, 1, GLOBAL_BATCH, math.inf))
+    single_step = sum(model(dataset, 1, GLOBAL_BATCH, math.inf))
     for gbit in PREDICT_GBIT:
         bw = gbit * 1e9 / 8 * NIC_GOODPUT
         for n in PREDICT_WORKERS:
@@ -216,7 +216,7 @@ for dataset, label in MODELS:
             t = compute + wire + ring_code + latency + samples
             pred_rows.append([f"`{label}`", f"{gbit} Gbit/s", n, GLOBAL_BATCH // n, fmt(compute * 1e3),
                               fmt(wire * 1e3), fmt(ring_code * 1e3), fmt(latency * 1e3), fmt(samples * 1e3),
-                              fmt(t * 1e3), f"{GLOBAL_BATCH / t:,.0f}", f"{one / t:.2f}"])
+                              fmt(t * 1e3), f"{GLOBAL_BATCH / t:,.0f}", f"{single_step / t:.2f}"])
 prediction_md = table(["model", "network", "N", "samples per worker", "compute ms", "all-reduce wire ms",
                        "all-reduce ring code ms",
                        "all-reduce latency ms", "samples ms", "step ms", "samples/s", "speed-up over 1 worker"],
