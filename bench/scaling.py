@@ -7,7 +7,7 @@ workers' memory.
 The model of one synchronous step of N workers at global batch B is
 
     t = c0 + c1 * B/N                        compute of one worker's slice
-        + 2(N-1)/N * S * (1/bw + 1/r)        ring all-reduce, bytes
+        + 2(N-1)/N * S / min(bw, r)          ring all-reduce, bytes
         + 2(N-1) * alpha                     ring all-reduce, latency
         + B * D / bw                         samples out of the coordinator
 
@@ -122,9 +122,9 @@ alpha = through_origin([2 * (r["workers"] - 1) for r in lat], [r["allreduce_s"] 
 
 # --- Fit 3: the ring's own cost per byte, from what the workers'
 # all-reduce times of the presets at N = 2 with no limit leave after the
-# latency. It is the encoding, copying and gRPC work on both ends. The
-# model adds it to the time on the wire, as if the ring never overlapped
-# the two. N = 2 is the least contended of the runs.
+# latency. It is the encoding, copying and gRPC work on both ends, which
+# the ring overlaps with the transfer, so the slower of the two sets the
+# rate. N = 2 is the least contended of the runs.
 free = [r for r in runs if r["kind"] == "ring" and r["mbit"] == 0 and r["workers"] == 2]
 per_byte_cpu = through_origin([2 * (r["workers"] - 1) / r["workers"] * shape[r["dataset"]]["grad_bytes"] for r in free],
                               [r["allreduce_s"] - 2 * (r["workers"] - 1) * alpha for r in free])
@@ -133,19 +133,18 @@ ring_rate = 1 / per_byte_cpu if per_byte_cpu > 0 else math.inf
 
 
 def model(dataset, workers, batch, bw, compute=None):
-    """Returns the model's terms in seconds: compute, all-reduce bytes on
-    the wire, all-reduce bytes through the ring's code, all-reduce latency,
-    samples. bw is a link's payload bandwidth in
+    """Returns the model's terms in seconds: compute, all-reduce bytes,
+    all-reduce latency, samples. bw is a link's payload bandwidth in
     bytes/s, math.inf for no limit, and compute, when given, replaces the
     fitted compute term. With no limit the samples term is 0, because c0
     and c1 already include sending samples between the namespaces."""
     s, f = shape[dataset], fit[dataset]
     if compute is None:
         compute = f["c0"] + f["c1"] * batch / workers
-    ring_bytes = 2 * (workers - 1) / workers * s["grad_bytes"]
+    ring_bytes = 2 * (workers - 1) / workers * s["grad_bytes"] * max(1 / bw, per_byte_cpu)
     latency = 2 * (workers - 1) * alpha
     samples = batch * s["sample_bytes"] / bw
-    return compute, ring_bytes / bw, ring_bytes * per_byte_cpu, latency, samples
+    return compute, ring_bytes, latency, samples
 
 
 # --- Fitted parameters.
@@ -197,7 +196,7 @@ for dataset, label in MODELS:
             errors_same.append(abs(err_same))
         valid_rows.append([
             f"`{label}`", n, f"{r['mbit']:,} Mbit/s" if r["mbit"] else "none", fmt(meas * 1e3),
-            fmt(r["allreduce_s"] * 1e3), fmt(sum(terms[1:4]) * 1e3), fmt(terms[4] * 1e3),
+            fmt(r["allreduce_s"] * 1e3), fmt(sum(terms[1:3]) * 1e3), fmt(terms[3] * 1e3),
             fmt(plain * 1e3), pct(err_plain),
             fmt(same * 1e3) if r["mbit"] else "fit", pct(err_same) if err_same is not None else "",
         ])
@@ -212,13 +211,14 @@ for dataset, label in MODELS:
     for gbit in PREDICT_GBIT:
         bw = gbit * 1e9 / 8 * NIC_GOODPUT
         for n in PREDICT_WORKERS:
-            compute, wire, ring_code, latency, samples = model(dataset, n, GLOBAL_BATCH, bw)
-            t = compute + wire + ring_code + latency + samples
+            compute, ring_bytes, latency, samples = model(dataset, n, GLOBAL_BATCH, bw)
+            t = compute + ring_bytes + latency + samples
+            bound = "wire" if 1 / bw >= per_byte_cpu else "ring code"
             pred_rows.append([f"`{label}`", f"{gbit} Gbit/s", n, GLOBAL_BATCH // n, fmt(compute * 1e3),
-                              fmt(wire * 1e3), fmt(ring_code * 1e3), fmt(latency * 1e3), fmt(samples * 1e3),
+                              fmt(ring_bytes * 1e3), bound, fmt(latency * 1e3), fmt(samples * 1e3),
                               fmt(t * 1e3), f"{GLOBAL_BATCH / t:,.0f}", f"{single_step / t:.2f}"])
-prediction_md = table(["model", "network", "N", "samples per worker", "compute ms", "all-reduce wire ms",
-                       "all-reduce ring code ms",
+prediction_md = table(["model", "network", "N", "samples per worker", "compute ms", "all-reduce bytes ms",
+                       "bytes limited by",
                        "all-reduce latency ms", "samples ms", "step ms", "samples/s", "speed-up over 1 worker"],
                       pred_rows)
 
