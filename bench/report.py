@@ -424,6 +424,26 @@ allreduce_processes_md = allreduce_processes()
 iperf_md = (f"iperf3 over 127.0.0.1, 10 s each: {fmt(iperf[1])} GB/s with one TCP stream, "
             f"{fmt(iperf[2])} with two, {fmt(iperf[4])} with four.")
 
+# --- Scaling: the tables that bench/scaling.py wrote to scaling/scaling.json,
+# or, where bench/scaling could not run, the reason it gave.
+SCALING_TABLES = ("scaling_params", "scaling_validation", "scaling_prediction", "scaling_memory")
+SCALING_FACTS = ("scaling_date", "scaling_alpha_us", "scaling_error_plain", "scaling_error_same",
+                 "scaling_error_same_median")
+
+
+def scaling():
+    skipped = path("scaling/skipped.txt")
+    if os.path.exists(skipped):
+        reason = open(skipped).read().strip()
+        return {k: f"Not measured: bench/scaling skipped, because {reason}." for k in SCALING_TABLES}, \
+            {k: "n/a" for k in SCALING_FACTS}
+    result = load_json("scaling/scaling.json")
+    return result["tables"], {k: result["facts"].get(k, "n/a") for k in SCALING_FACTS}
+
+
+scaling_tables, scaling_facts = scaling()
+facts.update(scaling_facts)
+
 sections = {
     "machine": machine_md,
     "contention": contention_md,
@@ -439,6 +459,7 @@ sections = {
     "allreduce_processes_table": allreduce_processes_md,
     "iperf": iperf_md,
     "profile_allreduce": profile_allreduce_md,
+    **scaling_tables,
 }
 values = {**sections, **facts}
 
@@ -453,7 +474,10 @@ titles = (("Machine", "machine"), ("Contention", "contention"), ("Training step"
           ("All-reduce on loopback", "allreduce_table"),
           ("All-reduce on loopback, one process per member", "allreduce_processes_table"),
           ("TCP on loopback", "iperf"),
-          ("Profile: all-reduce 7.9 MB, N = 3", "profile_allreduce"))
+          ("Profile: all-reduce 7.9 MB, N = 3", "profile_allreduce"),
+          ("Scaling model: fitted parameters", "scaling_params"),
+          ("Scaling model: validation", "scaling_validation"),
+          ("Scaling model: prediction", "scaling_prediction"), ("Worker memory", "scaling_memory"))
 for title, key in titles:
     print(f"## {title}\n\n{sections[key]}\n")
 

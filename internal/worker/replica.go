@@ -43,8 +43,6 @@ type replica struct {
 
 	x       []float32
 	dlogits []float32
-	// evalX holds the inputs of an Evaluate call, which may exceed maxBatch.
-	evalX []float32
 }
 
 func newReplica(job *ringtrainpb.JobSpec) (*replica, error) {

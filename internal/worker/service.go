@@ -157,14 +157,22 @@ func (w *Worker) Evaluate(ctx context.Context, req *ringtrainpb.EvaluateRequest)
 	if len(samples.GetPixels()) != total*r.dim || len(samples.GetLabels()) != total {
 		return nil, status.Errorf(codes.InvalidArgument, "worker %s: evaluate: got %d pixel bytes and %d labels for %d samples of %d", w.cfg.Name, len(samples.GetPixels()), len(samples.GetLabels()), total, r.dim)
 	}
-	if cap(r.evalX) < total*r.dim {
-		r.evalX = make([]float32, total*r.dim)
-	}
-	x := r.evalX[:total*r.dim]
-	r.norm.Decode(x, samples.GetPixels(), r.dim, r.channels)
-	loss, correct, err := r.net.Loss(x, samples.GetLabels())
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "worker %s: evaluate: %v", w.cfg.Name, err)
+	// The rows go through the step's input buffer maxBatch at a time, so an
+	// evaluation holds no decoded copy of its whole request. nn's Loss adds
+	// up chunks of maxBatch rows too, so the sum is the same.
+	pixels, labels := samples.GetPixels(), samples.GetLabels()
+	var loss float64
+	var correct int
+	for from := 0; from < total; from += r.maxBatch {
+		to := min(from+r.maxBatch, total)
+		x := r.x[:(to-from)*r.dim]
+		r.norm.Decode(x, pixels[from*r.dim:to*r.dim], r.dim, r.channels)
+		chunkLoss, chunkCorrect, err := r.net.Loss(x, labels[from:to])
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "worker %s: evaluate: %v", w.cfg.Name, err)
+		}
+		loss += chunkLoss
+		correct += chunkCorrect
 	}
 	resp.LossSum, resp.Correct, resp.Count = loss, uint32(correct), uint32(total)
 	return resp, nil
