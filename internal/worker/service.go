@@ -122,12 +122,14 @@ func (w *Worker) Step(ctx context.Context, req *ringtrainpb.StepRequest) (*ringt
 	}
 
 	computeEnd, times, err := w.backwardAndReduce(ctx, r, req.GetStep(), dlogits)
-	resp.ComputeSeconds = computeEnd.Sub(start).Seconds()
-	resp.AllreduceSeconds, resp.OverlapSeconds = times.total.Seconds(), times.overlap.Seconds()
 	if err != nil {
 		w.logger.Warn("step abandoned", "step", req.GetStep(), "generation", req.GetGeneration(), "err", err)
 		return nil, ringStatus(w.cfg.Name, req.GetStep(), err)
 	}
+	compute := computeEnd.Sub(start)
+	w.times.add(compute, times.total, times.overlap)
+	resp.ComputeSeconds = compute.Seconds()
+	resp.AllreduceSeconds, resp.OverlapSeconds = times.total.Seconds(), times.overlap.Seconds()
 	r.pending = req.GetStep()
 	return resp, nil
 }
