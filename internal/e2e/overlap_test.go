@@ -1,21 +1,29 @@
 package e2e_test
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/ringtrain/ringtrain/internal/coordinator"
 )
+
+// overlapModel has four layers, which make three buckets: the last two
+// layers, the second and the first.
+const overlapModel = "784-256relu/0.1-256relu-256sigmoid-10"
 
 // TestOverlapSameModel trains the same fast-mode job twice on three
 // workers: once summing each bucket of layers while the backward pass
-// goes on, once after the whole backward pass. The model's four layers
-// make three buckets, so the overlapped collectives run while backward
-// still writes the first layer's gradient. Both runs must end with the
-// same parameters, bit for bit.
+// goes on, once after the whole backward pass. Overlapped collectives run
+// while backward still writes the first layer's gradient. Both runs must
+// end with the same parameters, bit for bit.
 func TestOverlapSameModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains two jobs; skipped with -short")
 	}
 	cfg := quickConfig(t)
-	cfg.Model = "784-256relu/0.1-256relu-256sigmoid-10"
+	cfg.Model = overlapModel
 	cfg.Epochs = 1
 	cfg.TrainSamples = 3000 // 47 steps; the last batch of 56 samples splits 19, 19, 18
 	cfg.TestSamples = 1000
@@ -43,4 +51,42 @@ func TestOverlapSameModel(t *testing.T) {
 			t.Errorf("worker %s reducing after backward reports %g s of overlap, want 0", w.ID, w.OverlapSeconds)
 		}
 	}
+}
+
+// TestOverlapWorkerKilled kills one of three worker processes while they
+// sum buckets during the backward pass. The survivors must abandon the
+// step, whichever bucket was in flight, and finish the job with one step
+// per batch and identical replicas.
+func TestOverlapWorkerKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs and kills processes; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	bin := buildCommands(t)
+	dir := t.TempDir()
+	gossip, httpAddr := freeAddr(t), freeAddr(t)
+	workers := startWorkerProcesses(t, bin, gossip, 3)
+	coord := startProcess(t, "coordinator", filepath.Join(bin, "coordinator"), coordinatorArgs(t, gossip, httpAddr, dir,
+		"--model", overlapModel, "--epochs", "1", "--train-samples", "6000", "--test-samples", "1000",
+		"--min-workers", "2")...)
+
+	waitStatus(t, ctx, httpAddr, "step 30", func(s coordinator.Status) bool { return s.Step >= 30 })
+	killed := time.Now()
+	if err := workers[2].cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill worker: %v", err)
+	}
+	s := waitStatus(t, ctx, httpAddr, "a new generation", func(s coordinator.Status) bool {
+		return s.Generation > 1 && s.State == coordinator.StateTraining
+	})
+	t.Logf("ring re-formed %v after SIGKILL, at step %d", time.Since(killed).Round(time.Millisecond), s.Step)
+
+	waitExit(t, ctx, coord, "coordinator")
+	s = readHistory(t, dir)
+	checkHistory(t, s, 1, 6000, 0.7)
+	checkStepCount(t, s, 1, 6000)
+	if failures := countFailures(s); failures == 0 {
+		t.Error("history counts no failure, want the killed worker's")
+	}
+	checkReplicas(t, ctx, s)
 }
