@@ -32,7 +32,7 @@ func (m *Metrics) newStepMetrics() {
 	m.stepCompute = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: namespace,
 		Name:      "step_compute_seconds",
-		Help:      "Forward and backward time of the slowest worker in a committed step.",
+		Help:      "Optimizer step of the previous step, forward and backward time of the slowest worker in a committed step.",
 		Buckets:   stepBuckets,
 	})
 	m.stepAllReduce = prometheus.NewHistogram(prometheus.HistogramOpts{

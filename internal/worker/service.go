@@ -88,6 +88,10 @@ func (w *Worker) Configure(ctx context.Context, req *ringtrainpb.ConfigureReques
 func (w *Worker) Step(ctx context.Context, req *ringtrainpb.StepRequest) (*ringtrainpb.StepResponse, error) {
 	w.stateMu.Lock()
 	defer w.stateMu.Unlock()
+	// The compute time starts before replicaAt, because committing the
+	// previous step, the optimizer step and the fingerprint, is part of
+	// this step's work.
+	start := time.Now()
 	r, err := w.replicaAt(req.GetGeneration(), req.GetStep()-1)
 	if err != nil {
 		return nil, err
@@ -98,7 +102,6 @@ func (w *Worker) Step(ctx context.Context, req *ringtrainpb.StepRequest) (*ringt
 		defer cancel()
 	}
 
-	start := time.Now()
 	x, labels, rows, err := r.decode(req.GetSamples())
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "worker %s: step %d: %v", w.cfg.Name, req.GetStep(), err)

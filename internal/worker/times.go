@@ -11,7 +11,8 @@ import (
 // the workers in their own process.
 type StepTimes struct {
 	Steps int
-	// Compute is the time in forward and backward passes.
+	// Compute is the time in the optimizer step of the previous step and
+	// in the forward and backward passes.
 	Compute time.Duration
 	// AllReduce is the time in all-reduce collectives, Overlap of it while
 	// the backward pass was still running. A step took about

@@ -1060,7 +1060,8 @@ type StepResponse struct {
 	Count   uint32  `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
 	// Fingerprint of the parameters after step - 1.
 	Fingerprint uint64 `protobuf:"varint,4,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
-	// Wall time of the forward and backward pass.
+	// Wall time of the optimizer step of step - 1, the forward pass and the
+	// backward pass.
 	ComputeSeconds float64 `protobuf:"fixed64,5,opt,name=compute_seconds,json=computeSeconds,proto3" json:"compute_seconds,omitempty"`
 	// Time spent in the step's all-reduce collectives, overlap_seconds of it
 	// while the backward pass was still running. The worker's step took
