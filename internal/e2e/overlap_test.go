@@ -9,9 +9,9 @@ import (
 	"github.com/ringtrain/ringtrain/internal/coordinator"
 )
 
-// overlapModel has four layers, which make three buckets: the last two
-// layers, the second and the first.
-const overlapModel = "784-256relu/0.1-256relu-256sigmoid-10"
+// overlapModel has four layers of 50,240, 33,280, 262,656 and 5,130
+// values, which make two buckets: the last two layers and the first two.
+const overlapModel = "784-64relu/0.1-512relu-512sigmoid-10"
 
 // TestOverlapSameModel trains the same fast-mode job twice on three
 // workers: once summing each bucket of layers while the backward pass

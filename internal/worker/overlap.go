@@ -9,10 +9,13 @@ import (
 )
 
 // minBucketValues is the smallest number of gradient values in one bucket,
-// except in the bucket of the first layer, which takes whatever is left.
-// Each bucket is its own collective, with a fixed cost of a few gRPC
-// streams, so the small layers near the output are merged.
-const minBucketValues = 1 << 16
+// 1 MiB of float32, except in the bucket of the first layer, which takes
+// whatever is left. Each bucket is its own collective, with a fixed cost of
+// a few gRPC streams, so the small layers near the output are merged.
+// cifar10-mlp gets two buckets: its last four layers and its first.
+// mnist-mlp gets one, because its last two layers hold 6,670 values, too
+// few to save more than the collective would cost.
+const minBucketValues = 1 << 18
 
 // bucket is a run of whole layers whose gradient is summed over the ring
 // in one collective.

@@ -18,14 +18,16 @@ func TestPlanBuckets(t *testing.T) {
 		want      []bucket
 	}{
 		// Layer sizes, first to last: 78,500, 6,060 and 610 values.
-		{name: "mnist-mlp, one bucket", model: "mnist-mlp", minValues: 1 << 16,
+		{name: "mnist-mlp, default size", model: "mnist-mlp", minValues: minBucketValues,
 			want: []bucket{{lo: 0, hi: 85170, layer: 0}}},
 		{name: "mnist-mlp, small layers merged", model: "mnist-mlp", minValues: 1000,
 			want: []bucket{{lo: 78500, hi: 85170, layer: 1}, {lo: 0, hi: 78500, layer: 0}}},
 		{name: "mnist-mlp, a bucket a layer", model: "mnist-mlp", minValues: 1,
 			want: []bucket{{lo: 84560, hi: 85170, layer: 2}, {lo: 78500, hi: 84560, layer: 1}, {lo: 0, hi: 78500, layer: 0}}},
 		// Layer sizes: 1,536,500, 250,500, 125,250, 62,750 and 2,510.
-		{name: "cifar10-mlp", model: "cifar10-mlp", minValues: 1 << 16,
+		{name: "cifar10-mlp, default size", model: "cifar10-mlp", minValues: minBucketValues,
+			want: []bucket{{lo: 1536500, hi: 1977510, layer: 1}, {lo: 0, hi: 1536500, layer: 0}}},
+		{name: "cifar10-mlp, 64 Ki values", model: "cifar10-mlp", minValues: 1 << 16,
 			want: []bucket{
 				{lo: 1787000, hi: 1977510, layer: 2},
 				{lo: 1536500, hi: 1787000, layer: 1},
