@@ -343,14 +343,18 @@ for batch in (64, 256):
         step_ms = epoch["seconds"] / steps * 1e3
         compute = statistics.mean(w["compute_seconds"] for w in h["workers"]) * 1e3
         reduce = statistics.mean(w["allreduce_seconds"] for w in h["workers"]) * 1e3
+        # The part of the all-reduce that ran during the backward pass is
+        # inside the compute time too. Older results have no such field.
+        overlap = statistics.mean(w.get("overlap_seconds", 0) for w in h["workers"]) * 1e3
+        rest = step_ms - compute - reduce + overlap
         sps = epoch["samples"] / epoch["seconds"]
         ddp = load_json(f"ddp_w{workers}_b{batch}.json")["samples_per_s_median"]
         facts[f"system_w{workers}_b{batch}_samples"] = fmt_int(sps)
         facts[f"system_w{workers}_b{batch}_step_ms"] = fmt(step_ms)
-        facts[f"system_w{workers}_b{batch}_other_ms"] = fmt(step_ms - compute - reduce)
+        facts[f"system_w{workers}_b{batch}_other_ms"] = fmt(rest)
         facts[f"system_w{workers}_b{batch}_ratio"] = ratio(sps, ddp)
         system_rows.append([batch, workers, fmt_int(sps), fmt(step_ms), fmt(single),
-                            fmt(compute), fmt(reduce), fmt(step_ms - compute - reduce), fmt_int(ddp), ratio(sps, ddp),
+                            fmt(compute), fmt(reduce), fmt(rest), fmt_int(ddp), ratio(sps, ddp),
                             f"{epoch['test_accuracy']:.3f}"])
     facts[f"single_step_b{batch}_ms"] = fmt(single)
 system_md = table(["global batch", "workers", "ringtrain samples/s", "ms/step",
@@ -444,6 +448,40 @@ def scaling():
 scaling_tables, scaling_facts = scaling()
 facts.update(scaling_facts)
 
+
+# --- Overlap of the all-reduce with the backward pass.
+def overlap_tables():
+    """Returns the overlap table and target table from overlap.txt, and
+    adds their figures to facts. Each figure is the median of the rounds."""
+    runs = {}
+    for (name, _), r in go_bench("overlap.txt").items():
+        runs.setdefault(name, []).extend(r)
+    rows, target_rows = [], []
+    for model in ("mnist-mlp", "cifar10-mlp"):
+        sequential = runs[f"BenchmarkOverlap/{model}/overlap=false"]
+        overlapped = runs[f"BenchmarkOverlap/{model}/overlap=true"]
+        for label, r in (("after backward", sequential), ("overlapped", overlapped)):
+            compute, reduce, overlap = (median(r, u) for u in ("compute-ms", "allreduce-ms", "overlap-ms"))
+            rows.append([model, label, len(r), fmt(median(r, "ms/step")), fmt(compute), fmt(reduce),
+                         fmt(overlap), fmt(compute + reduce - overlap)])
+        apart = median(sequential, "compute-ms") + median(sequential, "allreduce-ms")
+        step = median(overlapped, "ms/step")
+        key = model.split("-")[0]
+        facts[f"overlap_{key}_step_ms"] = fmt(step)
+        facts[f"overlap_{key}_apart_ms"] = fmt(apart)
+        facts[f"overlap_{key}_ratio"] = ratio(step, apart)
+        target_rows.append([model, fmt(step), fmt(median(sequential, "compute-ms")),
+                            fmt(median(sequential, "allreduce-ms")), fmt(apart), ratio(step, apart),
+                            "yes" if step < apart else "no"])
+    overlap_md = table(["model", "all-reduce", "rounds", "ms/step", "worker compute ms", "worker all-reduce ms",
+                        "of it overlapped ms", "worker step ms"], rows)
+    target_md = table(["model", "overlapped ms/step", "compute ms, apart", "all-reduce ms, apart",
+                       "compute + all-reduce ms", "ratio", "below"], target_rows)
+    return overlap_md, target_md
+
+
+overlap_md, overlap_target_md = overlap_tables()
+
 sections = {
     "machine": machine_md,
     "contention": contention_md,
@@ -461,6 +499,8 @@ sections = {
     "profile_allreduce": profile_allreduce_md,
     **scaling_tables,
 }
+sections["overlap_table"] = overlap_md
+sections["overlap_target"] = overlap_target_md
 values = {**sections, **facts}
 
 titles = (("Machine", "machine"), ("Contention", "contention"), ("Training step", "train_table"),
@@ -478,6 +518,8 @@ titles = (("Machine", "machine"), ("Contention", "contention"), ("Training step"
           ("Scaling model: fitted parameters", "scaling_params"),
           ("Scaling model: validation", "scaling_validation"),
           ("Scaling model: prediction", "scaling_prediction"), ("Worker memory", "scaling_memory"))
+titles += (("Overlap of all-reduce and backward, 3 workers", "overlap_table"),
+           ("Overlap target, 3 workers", "overlap_target"))
 for title, key in titles:
     print(f"## {title}\n\n{sections[key]}\n")
 

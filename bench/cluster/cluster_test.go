@@ -20,9 +20,9 @@ import (
 // jobTimeout bounds one benchmarked job, loading and evaluation included.
 const jobTimeout = 5 * time.Minute
 
-// mnistDir returns the MNIST folder under RINGTRAIN_TEST_DATA, or skips the
-// benchmark when the variable is unset.
-func mnistDir(b *testing.B) string {
+// dataRoot returns RINGTRAIN_TEST_DATA, the folder holding mnist/ and
+// cifar-10-binary.tar.gz, or skips the benchmark when it is unset.
+func dataRoot(b *testing.B) string {
 	b.Helper()
 	root := os.Getenv("RINGTRAIN_TEST_DATA")
 	if root == "" {
@@ -35,21 +35,37 @@ func mnistDir(b *testing.B) string {
 			root = filepath.Join("..", "..", root)
 		}
 	}
-	return filepath.Join(root, "mnist")
+	return root
+}
+
+// mnistDir returns the MNIST folder under RINGTRAIN_TEST_DATA, or skips the
+// benchmark when the variable is unset.
+func mnistDir(b *testing.B) string {
+	b.Helper()
+	return filepath.Join(dataRoot(b), "mnist")
 }
 
 // runJob trains one MNIST epoch on workers local workers and returns its
 // statistics from the history file.
 func runJob(ctx context.Context, b *testing.B, dataDir string, workers, batch int) coordinator.EpochStats {
 	b.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	history := filepath.Join(b.TempDir(), "history.json")
-
 	cfg := coordinator.DefaultConfig()
 	cfg.DataDir = dataDir
 	cfg.Epochs = 1
 	cfg.BatchSize = batch
 	cfg.TestSamples = 1000
+	epoch, _ := runConfig(ctx, b, cfg, workers)
+	return epoch
+}
+
+// runConfig runs the one-epoch job cfg on workers local workers, on
+// loopback ports, and returns the epoch's statistics from the history file
+// and each worker's step times.
+func runConfig(ctx context.Context, b *testing.B, cfg coordinator.Config, workers int) (coordinator.EpochStats, []worker.StepTimes) {
+	b.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	history := filepath.Join(b.TempDir(), "history.json")
+
 	cfg.MinWorkers = workers
 	cfg.GRPCAddr = "127.0.0.1:0"
 	cfg.HTTPAddr = "127.0.0.1:0"
@@ -67,6 +83,7 @@ func runJob(ctx context.Context, b *testing.B, dataDir string, workers, batch in
 		stopWorkers()
 		wg.Wait()
 	}()
+	started := make([]*worker.Worker, workers)
 	for i := range workers {
 		w, err := worker.New(worker.Config{
 			Name:       "local-" + strconv.Itoa(i+1),
@@ -78,13 +95,18 @@ func runJob(ctx context.Context, b *testing.B, dataDir string, workers, batch in
 		if err != nil {
 			b.Fatalf("worker.New(%d): %v", i+1, err)
 		}
+		started[i] = w
 		wg.Go(func() { _ = w.Run(workerCtx) })
 	}
 
 	if err := coord.Run(ctx); err != nil {
 		b.Fatalf("coordinator.Run: %v", err)
 	}
-	return firstEpoch(b, history)
+	times := make([]worker.StepTimes, workers)
+	for i, w := range started {
+		times[i] = w.StepTimes()
+	}
+	return firstEpoch(b, history), times
 }
 
 // firstEpoch reads the statistics of the first epoch from a history file.

@@ -40,6 +40,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Uint64Var(&c.Seed, "seed", d.Seed, "seed of the initial parameters, epoch orders and dropout masks")
 	fs.StringVar(&c.Mode, "mode", d.Mode, "gradient summation: fast (float32 over the workers' slices) or exact (fixed point per micro-batch, the same model for any number of workers)")
 	fs.IntVar(&c.MicroBatch, "micro-batch", 0, "samples per micro-batch in exact mode, from 1 to --batch-size (default: 16, or --batch-size when smaller)")
+	overlap := fs.Bool("overlap", true, "in fast mode, sum each layer's gradient over the ring while the backward pass goes on with the earlier layers; false waits for the whole backward pass, with the same result")
 	fs.IntVar(&c.TrainSamples, "train-samples", 0, "use only the first N training samples, for quick runs (0: all)")
 	fs.IntVar(&c.TestSamples, "test-samples", 0, "evaluate only the first N test samples (0: all)")
 	fs.IntVar(&o.localWorkers, "local-workers", 0, "number of workers to run inside this process on loopback")
@@ -71,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := checkFlags(fs, sources, o); err != nil {
 		return nil, err
 	}
+	c.ReduceAfterBackward = !*overlap
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: flags start with --", fs.Arg(0))
 	}

@@ -157,3 +157,32 @@ func TestMicroBatchEnvNotANumber(t *testing.T) {
 		t.Errorf("error = %q, want it to name RINGTRAIN_MICRO_BATCH and its value", err)
 	}
 }
+
+func TestOverlapFlag(t *testing.T) {
+	tests := []struct {
+		name                string
+		args                []string
+		env                 map[string]string
+		reduceAfterBackward bool
+	}{
+		{name: "default", reduceAfterBackward: false},
+		{name: "flag", args: []string{"--overlap=false"}, reduceAfterBackward: true},
+		{name: "environment", env: map[string]string{"RINGTRAIN_OVERLAP": "false"}, reduceAfterBackward: true},
+		{name: "flag wins", args: []string{"--overlap"}, env: map[string]string{"RINGTRAIN_OVERLAP": "false"},
+			reduceAfterBackward: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			o, err := parseFlags(tt.args, io.Discard)
+			if err != nil {
+				t.Fatalf("parseFlags(%q): %v", tt.args, err)
+			}
+			if o.coord.ReduceAfterBackward != tt.reduceAfterBackward {
+				t.Errorf("ReduceAfterBackward = %t, want %t", o.coord.ReduceAfterBackward, tt.reduceAfterBackward)
+			}
+		})
+	}
+}

@@ -68,6 +68,14 @@ type Config struct {
 	// each is computed whole on one worker. Fast mode does not use it.
 	// Default 16, or BatchSize when that is smaller.
 	MicroBatch int
+	// ReduceAfterBackward makes the workers of a fast-mode job start the
+	// all-reduce of a step only when the whole backward pass has ended.
+	// By default they sum the gradient in buckets of whole layers, each as
+	// soon as the backward pass has finished its layers, while it goes on
+	// with the earlier layers. Both give the same bits, so this only
+	// changes the time a step takes. Exact mode does not use it.
+	// Default false.
+	ReduceAfterBackward bool
 	// TrainSamples, when positive, limits training to the first that many
 	// samples of the training set, for quick runs. Default 0: all.
 	TrainSamples int

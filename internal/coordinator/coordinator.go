@@ -85,7 +85,7 @@ func New(cfg Config) (*Coordinator, error) {
 	}
 	cfg.Logger.Info("starting coordinator", "dataset", cfg.Dataset, "model", cfg.Model,
 		"epochs", cfg.Epochs, "batch_size", cfg.BatchSize, "optimizer", cfg.Optimizer, "lr", cfg.LearningRate,
-		"seed", cfg.Seed, "mode", cfg.Mode, "micro_batch", exactMicroBatch(cfg),
+		"seed", cfg.Seed, "mode", cfg.Mode, "micro_batch", exactMicroBatch(cfg), "overlap", !cfg.ReduceAfterBackward,
 		"min_workers", cfg.MinWorkers, "step_timeout", cfg.StepTimeout, "blas", nn.BLAS())
 	id := make([]byte, 6)
 	rand.Read(id)

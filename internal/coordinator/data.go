@@ -69,6 +69,8 @@ func (c *Coordinator) loadData(ctx context.Context) error {
 		ParamCount:    uint64(spec.ParamCount()),
 		Mode:          c.cfg.Mode,
 		MicroBatch:    uint32(exactMicroBatch(c.cfg)),
+
+		ReduceAfterBackward: c.cfg.ReduceAfterBackward,
 	}
 	c.status.update(func(s *Status) {
 		s.Model = spec.String()

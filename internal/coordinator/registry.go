@@ -46,7 +46,7 @@ type worker struct {
 	retryAt  time.Time
 	failures int
 	// Moving averages of the worker's step times, and its throughput.
-	computeSeconds, allReduceSeconds, samplesPerSecond float64
+	computeSeconds, allReduceSeconds, overlapSeconds, samplesPerSecond float64
 }
 
 // reportedState is a worker's state as it registered: the job it held
@@ -290,16 +290,19 @@ func (r *registry) recordStep(members []*worker, step uint64, responses []*ringt
 		w.step = step
 		resp := responses[i]
 		compute, reduce := resp.GetComputeSeconds(), resp.GetAllreduceSeconds()
+		overlap := resp.GetOverlapSeconds()
 		rate := 0.0
-		if total := compute + reduce; total > 0 {
+		if total := compute + reduce - overlap; total > 0 {
 			rate = float64(resp.GetCount()) / total
 		}
 		if w.computeSeconds == 0 && w.allReduceSeconds == 0 {
-			w.computeSeconds, w.allReduceSeconds, w.samplesPerSecond = compute, reduce, rate
+			w.computeSeconds, w.allReduceSeconds, w.overlapSeconds = compute, reduce, overlap
+			w.samplesPerSecond = rate
 			continue
 		}
 		w.computeSeconds += timingWeight * (compute - w.computeSeconds)
 		w.allReduceSeconds += timingWeight * (reduce - w.allReduceSeconds)
+		w.overlapSeconds += timingWeight * (overlap - w.overlapSeconds)
 		w.samplesPerSecond += timingWeight * (rate - w.samplesPerSecond)
 	}
 }
@@ -312,7 +315,8 @@ func (r *registry) snapshot() []WorkerStatus {
 	for _, w := range r.workers {
 		out = append(out, WorkerStatus{
 			ID: w.name, Address: w.addr, State: w.state, Step: w.step,
-			ComputeSeconds: w.computeSeconds, AllReduceSeconds: w.allReduceSeconds, SamplesPerSecond: w.samplesPerSecond,
+			ComputeSeconds: w.computeSeconds, AllReduceSeconds: w.allReduceSeconds, OverlapSeconds: w.overlapSeconds,
+			SamplesPerSecond: w.samplesPerSecond,
 		})
 	}
 	slices.SortFunc(out, func(a, b WorkerStatus) int { return strings.Compare(a.ID, b.ID) })

@@ -81,9 +81,15 @@ type WorkerStatus struct {
 	State   string `json:"state"`
 	Step    uint64 `json:"step"`
 	// ComputeSeconds and AllReduceSeconds are the worker's time per step in
-	// forward and backward and in the all-reduce, as moving averages.
+	// computation and in the all-reduce, as moving averages. Computation is
+	// the optimizer step of the previous step, the forward pass and the
+	// backward pass.
+	// OverlapSeconds is the part of AllReduceSeconds that ran while the
+	// backward pass was still running, so a worker's step takes about
+	// ComputeSeconds + AllReduceSeconds - OverlapSeconds.
 	ComputeSeconds   float64 `json:"compute_seconds"`
 	AllReduceSeconds float64 `json:"allreduce_seconds"`
+	OverlapSeconds   float64 `json:"overlap_seconds"`
 	// SamplesPerSecond is the worker's slice size over its step time.
 	SamplesPerSecond float64 `json:"samples_per_second"`
 }

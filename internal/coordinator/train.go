@@ -332,14 +332,15 @@ func (c *Coordinator) writeModel(ctx context.Context) error {
 }
 
 // observeStep feeds one committed step to the metrics: the slowest worker's
-// compute and all-reduce times, and the bytes each worker sent in the ring,
+// compute and all-reduce times, the largest overlap of the two, and the bytes each worker sent in the ring,
 // 2(N-1)/N times the gradient's size: 4 bytes a value in fast mode, 8 in
 // exact mode.
 func (c *Coordinator) observeStep(wall time.Duration, v *view, responses []*ringtrainpb.StepResponse, samples int) {
-	var compute, reduce float64
+	var compute, reduce, overlap float64
 	for _, resp := range responses {
 		compute = max(compute, resp.GetComputeSeconds())
 		reduce = max(reduce, resp.GetAllreduceSeconds())
+		overlap = max(overlap, resp.GetOverlapSeconds())
 	}
 	n := int64(len(v.members))
 	valueBytes := int64(4)
@@ -348,5 +349,6 @@ func (c *Coordinator) observeStep(wall time.Duration, v *view, responses []*ring
 	}
 	bytes := valueBytes * int64(c.job.GetParamCount()) * 2 * (n - 1) / n
 	c.metrics.ObserveStep(wall.Seconds(), compute, reduce, samples, bytes)
+	c.metrics.ObserveStepOverlap(overlap)
 	c.metrics.SetWorkers(c.registry.countByState())
 }

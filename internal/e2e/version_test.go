@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -57,7 +58,8 @@ func TestRegisterRejectsOtherProtocol(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("Register with protocol version %d = %v, want FailedPrecondition", req.ProtocolVersion, err)
 	}
-	if msg := status.Convert(err).Message(); !strings.Contains(msg, "protocol version 2, this coordinator 1") {
+	want := fmt.Sprintf("protocol version %d, this coordinator %d", ringtrainpb.ProtocolVersion+1, ringtrainpb.ProtocolVersion)
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, want) {
 		t.Errorf("Register error = %q, want it to name both protocol versions", msg)
 	}
 	if s := coord.FinalStatus(); len(s.Workers) != 0 {

@@ -30,6 +30,7 @@ type Metrics struct {
 	stepDuration     prometheus.Histogram
 	stepCompute      prometheus.Histogram
 	stepAllReduce    prometheus.Histogram
+	stepOverlap      prometheus.Histogram
 	steps            prometheus.Counter
 	samples          prometheus.Counter
 	samplesPerSecond prometheus.Gauge
@@ -93,7 +94,7 @@ func (m *Metrics) Handler() http.Handler {
 // process collectors.
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
-		m.stepDuration, m.stepCompute, m.stepAllReduce,
+		m.stepDuration, m.stepCompute, m.stepAllReduce, m.stepOverlap,
 		m.steps, m.samples, m.samplesPerSecond, m.allReduceBytes,
 		m.loss, m.accuracy, m.epoch,
 		m.workers, m.generation, m.failures,

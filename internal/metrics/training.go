@@ -32,7 +32,7 @@ func (m *Metrics) newStepMetrics() {
 	m.stepCompute = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: namespace,
 		Name:      "step_compute_seconds",
-		Help:      "Forward and backward time of the slowest worker in a committed step.",
+		Help:      "Optimizer step of the previous step, forward and backward time of the slowest worker in a committed step.",
 		Buckets:   stepBuckets,
 	})
 	m.stepAllReduce = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -40,6 +40,13 @@ func (m *Metrics) newStepMetrics() {
 		Name:      "step_allreduce_seconds",
 		Help:      "Ring all-reduce time of the slowest worker in a committed step.",
 		Buckets:   stepBuckets,
+	})
+	m.stepOverlap = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: namespace,
+		Name:      "step_overlap_seconds",
+		Help: "Part of ringtrain_step_allreduce_seconds that ran while the backward pass was still running, " +
+			"for the worker with the most such time in a committed step.",
+		Buckets: stepBuckets,
 	})
 	m.steps = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: namespace,
@@ -114,6 +121,13 @@ func (m *Metrics) ObserveStep(stepSeconds, computeSeconds, allReduceSeconds floa
 		m.avgSeconds += throughputWeight * (stepSeconds - m.avgSeconds)
 	}
 	m.samplesPerSecond.Set(m.avgSamples / m.avgSeconds)
+}
+
+// ObserveStepOverlap records the overlapped all-reduce time of one
+// committed step in ringtrain_step_overlap_seconds. A worker's step takes
+// about its compute time plus its all-reduce time less this overlap.
+func (m *Metrics) ObserveStepOverlap(seconds float64) {
+	m.stepOverlap.Observe(seconds)
 }
 
 // ObserveEpoch records the figures of a finished epoch, counted from 1, in

@@ -58,6 +58,8 @@ func TestObserveStepHistograms(t *testing.T) {
 	m := metrics.New()
 	m.ObserveStep(0.020, 0.012, 0.006, 64, 1024)
 	m.ObserveStep(0.030, 0.015, 0.011, 64, 1024)
+	m.ObserveStepOverlap(0.003)
+	m.ObserveStepOverlap(0.0)
 
 	tests := []struct {
 		name string
@@ -69,6 +71,7 @@ func TestObserveStepHistograms(t *testing.T) {
 		{name: "ringtrain_step_duration_seconds", sum: 0.050, le: 0.032, below: 2},
 		{name: "ringtrain_step_compute_seconds", sum: 0.027, le: 0.016, below: 2},
 		{name: "ringtrain_step_allreduce_seconds", sum: 0.017, le: 0.008, below: 1},
+		{name: "ringtrain_step_overlap_seconds", sum: 0.003, le: 0.002, below: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -59,6 +59,20 @@ func (n *Network) Forward(x []float32, rows int, train bool, rng *rand.Rand) []f
 // Backward panics if no Forward has run, or if len(dlogits) != rows*classes
 // for the rows of the last Forward.
 func (n *Network) Backward(dlogits []float32) {
+	n.BackwardLayers(dlogits, nil)
+}
+
+// BackwardLayers runs [Network.Backward] and calls layerDone(l) as soon as
+// layer l's part of [Network.Grad], [Network.LayerGrad](l), holds its final
+// value: once per layer, from the last layer to the first, on the calling
+// goroutine, also when the last Forward had no rows. A nil layerDone is
+// allowed.
+//
+// After layerDone(l) is called, BackwardLayers neither reads nor writes
+// LayerGrad(l) again, so other goroutines may use it, such as to sum it
+// over the workers while the layers below l are still differentiated.
+// BackwardLayers panics where Backward does.
+func (n *Network) BackwardLayers(dlogits []float32, layerDone func(l int)) {
 	if !n.forwarded {
 		panic("nn: backward: no forward pass to differentiate, call Forward first")
 	}
@@ -68,6 +82,9 @@ func (n *Network) Backward(dlogits []float32) {
 			len(dlogits), rows, n.layers[last].out))
 	}
 	if rows == 0 {
+		for i := last; i >= 0 && layerDone != nil; i-- {
+			layerDone(i)
+		}
 		return
 	}
 
@@ -87,6 +104,9 @@ func (n *Network) Backward(dlogits []float32) {
 			in = n.layers[i-1].output(rows)
 		}
 		l.accumulate(in, dz, rows)
+		if layerDone != nil {
+			layerDone(i)
+		}
 		if i > 0 {
 			l.inputGradient(n.layers[i-1].dy[:rows*l.in], dz, rows)
 		}

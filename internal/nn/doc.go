@@ -50,6 +50,9 @@
 // where in is the width of the previous layer (or the number of inputs) and
 // out is the layer's number of units. [Spec.ParamCount] is the total length,
 // and [Network.LayerParams] returns the views of one layer.
+// [Network.LayerGrad] returns one layer's part of the gradient, which
+// [Network.BackwardLayers] reports final as soon as the backward pass has
+// passed that layer, so that a caller can send it while the pass goes on.
 //
 // Activations are row-major too, one sample per row. A layer computes
 // Y = f(X·W + b) for a rows×in batch X. Backward computes dW += Xᵀ·dZ and

@@ -147,6 +147,19 @@ func (n *Network) LayerParams(l int) (w, b []float32) {
 	return n.layers[l].w, n.layers[l].b
 }
 
+// LayerGrad returns the view into [Network.Grad] of layer l's gradient:
+// the weights' part followed by the biases' part, contiguous and laid out
+// like the parameters that [Network.LayerParams] returns. It panics if l is
+// out of range.
+func (n *Network) LayerGrad(l int) []float32 {
+	off := 0
+	for _, prev := range n.layers[:l] {
+		off += len(prev.dw) + len(prev.db)
+	}
+	size := len(n.layers[l].dw) + len(n.layers[l].db)
+	return n.grad[off : off+size : off+size]
+}
+
 // checkRows panics unless 0 <= rows <= MaxBatch.
 func (n *Network) checkRows(op string, rows int) {
 	if rows < 0 || rows > n.maxBatch {

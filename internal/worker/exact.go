@@ -68,14 +68,17 @@ func (w *Worker) exactStep(ctx context.Context, r *replica, req *ringtrainpb.Ste
 	resp.LossSumFixed = lossSum
 	resp.LossSum = nn.FromFixed(lossSum)
 	resp.Correct = uint32(correct)
-	resp.ComputeSeconds = time.Since(start).Seconds()
+	compute := time.Since(start)
+	resp.ComputeSeconds = compute.Seconds()
 
 	reduceStart := time.Now()
 	if err := w.ring.AllReduceInt64(ctx, req.GetStep(), r.fixedSum); err != nil {
 		w.logger.Warn("step abandoned", "step", req.GetStep(), "generation", req.GetGeneration(), "err", err)
 		return nil, ringStatus(w.cfg.Name, req.GetStep(), err)
 	}
-	resp.AllreduceSeconds = time.Since(reduceStart).Seconds()
+	reduce := time.Since(reduceStart)
+	resp.AllreduceSeconds = reduce.Seconds()
+	w.times.add(compute, reduce, 0)
 	r.net.SetMeanGradient(r.fixedSum, batch)
 	r.pending = req.GetStep()
 	return resp, nil

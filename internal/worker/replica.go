@@ -33,6 +33,10 @@ type replica struct {
 	microBatch int
 	fixedSum   []int64
 
+	// buckets are the collectives of a fast-mode step, from the last
+	// layer's to the first's.
+	buckets []bucket
+
 	// step is the committed step the parameters belong to.
 	step uint64
 	// pending is the step whose reduced gradient waits in the gradient
@@ -83,6 +87,7 @@ func newReplica(job *ringtrainpb.JobSpec) (*replica, error) {
 		x:        make([]float32, maxBatch*dim),
 		dlogits:  make([]float32, maxBatch*classes),
 	}
+	r.buckets = planBuckets(net, len(spec.Layers), minBucketValues)
 	if exact {
 		r.exact = true
 		r.microBatch = int(job.GetMicroBatch())

@@ -80,12 +80,18 @@ func (w *Worker) Configure(ctx context.Context, req *ringtrainpb.ConfigureReques
 }
 
 // Step computes the gradient of this worker's slice, sums it over the ring
-// and holds the sum until the step is committed. In exact mode the slice is
-// computed micro-batch by micro-batch and summed in fixed point, as
-// exactStep describes.
+// and holds the sum until the step is committed. In fast mode the sum runs
+// in buckets of whole layers, each started while the backward pass goes on
+// with the earlier layers, as backwardAndReduce describes. In exact mode
+// the slice is computed micro-batch by micro-batch and summed in fixed
+// point, as exactStep describes.
 func (w *Worker) Step(ctx context.Context, req *ringtrainpb.StepRequest) (*ringtrainpb.StepResponse, error) {
 	w.stateMu.Lock()
 	defer w.stateMu.Unlock()
+	// The compute time starts before replicaAt, because committing the
+	// previous step, the optimizer step and the fingerprint, is part of
+	// this step's work.
+	start := time.Now()
 	r, err := w.replicaAt(req.GetGeneration(), req.GetStep()-1)
 	if err != nil {
 		return nil, err
@@ -96,7 +102,6 @@ func (w *Worker) Step(ctx context.Context, req *ringtrainpb.StepRequest) (*ringt
 		defer cancel()
 	}
 
-	start := time.Now()
 	x, labels, rows, err := r.decode(req.GetSamples())
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "worker %s: step %d: %v", w.cfg.Name, req.GetStep(), err)
@@ -106,26 +111,28 @@ func (w *Worker) Step(ctx context.Context, req *ringtrainpb.StepRequest) (*ringt
 		return w.exactStep(ctx, r, req, x, labels, resp, start)
 	}
 	r.net.ZeroGrad()
+	var dlogits []float32
 	if rows > 0 {
 		rng := rand.New(rand.NewPCG(req.GetDropoutSeed(), req.GetStep()))
 		logits := r.net.Forward(x, rows, true, rng)
-		dlogits := r.dlogits[:rows*r.classes()]
+		dlogits = r.dlogits[:rows*r.classes()]
 		scale := 1 / float32(req.GetGlobalBatch())
 		loss, correct, err := nn.SoftmaxCrossEntropy(dlogits, logits, labels, r.classes(), scale)
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "worker %s: step %d: %v", w.cfg.Name, req.GetStep(), err)
 		}
-		r.net.Backward(dlogits)
 		resp.LossSum, resp.Correct = loss, uint32(correct)
 	}
-	resp.ComputeSeconds = time.Since(start).Seconds()
 
-	start = time.Now()
-	if err := w.ring.AllReduceFloat32(ctx, req.GetStep(), r.net.Grad()); err != nil {
+	computeEnd, times, err := w.backwardAndReduce(ctx, r, req.GetStep(), dlogits)
+	if err != nil {
 		w.logger.Warn("step abandoned", "step", req.GetStep(), "generation", req.GetGeneration(), "err", err)
 		return nil, ringStatus(w.cfg.Name, req.GetStep(), err)
 	}
-	resp.AllreduceSeconds = time.Since(start).Seconds()
+	compute := computeEnd.Sub(start)
+	w.times.add(compute, times.total, times.overlap)
+	resp.ComputeSeconds = compute.Seconds()
+	resp.AllreduceSeconds, resp.OverlapSeconds = times.total.Seconds(), times.overlap.Seconds()
 	r.pending = req.GetStep()
 	return resp, nil
 }

@@ -101,6 +101,8 @@ type Worker struct {
 	stateMu sync.Mutex
 	replica *replica
 
+	times stepTimes
+
 	ringtrainpb.UnimplementedWorkerServer
 }
 

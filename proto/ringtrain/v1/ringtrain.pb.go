@@ -236,9 +236,16 @@ type JobSpec struct {
 	// Samples per micro-batch in exact mode: each global batch is cut into
 	// micro-batches of this size from its start, the last one possibly
 	// smaller, and each is computed whole on one worker.
-	MicroBatch    uint32 `protobuf:"varint,22,opt,name=micro_batch,json=microBatch,proto3" json:"micro_batch,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MicroBatch uint32 `protobuf:"varint,22,opt,name=micro_batch,json=microBatch,proto3" json:"micro_batch,omitempty"`
+	// Fast mode only. The gradient is summed in buckets of whole layers, one
+	// collective each, from the last layer's bucket to the first's. When
+	// false, a bucket's all-reduce starts as soon as the backward pass has
+	// finished its layers, while the earlier layers are still differentiated.
+	// When true, all buckets wait for the end of the backward pass. Both give
+	// the same bits.
+	ReduceAfterBackward bool `protobuf:"varint,23,opt,name=reduce_after_backward,json=reduceAfterBackward,proto3" json:"reduce_after_backward,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *JobSpec) Reset() {
@@ -423,6 +430,13 @@ func (x *JobSpec) GetMicroBatch() uint32 {
 		return x.MicroBatch
 	}
 	return 0
+}
+
+func (x *JobSpec) GetReduceAfterBackward() bool {
+	if x != nil {
+		return x.ReduceAfterBackward
+	}
+	return false
 }
 
 type Peer struct {
@@ -1045,15 +1059,21 @@ type StepResponse struct {
 	Correct uint32  `protobuf:"varint,2,opt,name=correct,proto3" json:"correct,omitempty"`
 	Count   uint32  `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
 	// Fingerprint of the parameters after step - 1.
-	Fingerprint      uint64  `protobuf:"varint,4,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
-	ComputeSeconds   float64 `protobuf:"fixed64,5,opt,name=compute_seconds,json=computeSeconds,proto3" json:"compute_seconds,omitempty"`
+	Fingerprint uint64 `protobuf:"varint,4,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// Wall time of the optimizer step of step - 1, the forward pass and the
+	// backward pass.
+	ComputeSeconds float64 `protobuf:"fixed64,5,opt,name=compute_seconds,json=computeSeconds,proto3" json:"compute_seconds,omitempty"`
+	// Time spent in the step's all-reduce collectives, overlap_seconds of it
+	// while the backward pass was still running. The worker's step took
+	// about compute_seconds + allreduce_seconds - overlap_seconds.
 	AllreduceSeconds float64 `protobuf:"fixed64,6,opt,name=allreduce_seconds,json=allreduceSeconds,proto3" json:"allreduce_seconds,omitempty"`
 	// Exact mode only: the loss sum of the slice as the sum of each
 	// micro-batch's loss sum in fixed point (units of 2^-32), so that the
 	// coordinator's total does not depend on how the batch was split.
-	LossSumFixed  int64 `protobuf:"varint,7,opt,name=loss_sum_fixed,json=lossSumFixed,proto3" json:"loss_sum_fixed,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LossSumFixed   int64   `protobuf:"varint,7,opt,name=loss_sum_fixed,json=lossSumFixed,proto3" json:"loss_sum_fixed,omitempty"`
+	OverlapSeconds float64 `protobuf:"fixed64,8,opt,name=overlap_seconds,json=overlapSeconds,proto3" json:"overlap_seconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StepResponse) Reset() {
@@ -1131,6 +1151,13 @@ func (x *StepResponse) GetAllreduceSeconds() float64 {
 func (x *StepResponse) GetLossSumFixed() int64 {
 	if x != nil {
 		return x.LossSumFixed
+	}
+	return 0
+}
+
+func (x *StepResponse) GetOverlapSeconds() float64 {
+	if x != nil {
+		return x.OverlapSeconds
 	}
 	return 0
 }
@@ -1440,7 +1467,7 @@ const file_ringtrain_v1_ringtrain_proto_rawDesc = "" +
 	"\vfingerprint\x18\b \x01(\x04R\vfingerprint\x12)\n" +
 	"\x10protocol_version\x18\t \x01(\rR\x0fprotocolVersion\")\n" +
 	"\x10RegisterResponse\x12\x15\n" +
-	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\xe5\x04\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x99\x05\n" +
 	"\aJobSpec\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x18\n" +
@@ -1467,7 +1494,8 @@ const file_ringtrain_v1_ringtrain_proto_rawDesc = "" +
 	"paramCount\x12\x12\n" +
 	"\x04mode\x18\x15 \x01(\tR\x04mode\x12\x1f\n" +
 	"\vmicro_batch\x18\x16 \x01(\rR\n" +
-	"microBatch\"=\n" +
+	"microBatch\x122\n" +
+	"\x15reduce_after_backward\x18\x17 \x01(\bR\x13reduceAfterBackward\"=\n" +
 	"\x04Peer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fgrpc_address\x18\x02 \x01(\tR\vgrpcAddress\"\xde\x01\n" +
@@ -1521,7 +1549,7 @@ const file_ringtrain_v1_ringtrain_proto_rawDesc = "" +
 	"\fglobal_batch\x18\x04 \x01(\rR\vglobalBatch\x12/\n" +
 	"\asamples\x18\x05 \x01(\v2\x15.ringtrain.v1.SamplesR\asamples\x12!\n" +
 	"\fdropout_seed\x18\x06 \x01(\x04R\vdropoutSeed\x12!\n" +
-	"\fbatch_offset\x18\a \x01(\rR\vbatchOffset\"\xf7\x01\n" +
+	"\fbatch_offset\x18\a \x01(\rR\vbatchOffset\"\xa0\x02\n" +
 	"\fStepResponse\x12\x19\n" +
 	"\bloss_sum\x18\x01 \x01(\x01R\alossSum\x12\x18\n" +
 	"\acorrect\x18\x02 \x01(\rR\acorrect\x12\x14\n" +
@@ -1529,7 +1557,8 @@ const file_ringtrain_v1_ringtrain_proto_rawDesc = "" +
 	"\vfingerprint\x18\x04 \x01(\x04R\vfingerprint\x12'\n" +
 	"\x0fcompute_seconds\x18\x05 \x01(\x01R\x0ecomputeSeconds\x12+\n" +
 	"\x11allreduce_seconds\x18\x06 \x01(\x01R\x10allreduceSeconds\x12$\n" +
-	"\x0eloss_sum_fixed\x18\a \x01(\x03R\flossSumFixed\"\x89\x01\n" +
+	"\x0eloss_sum_fixed\x18\a \x01(\x03R\flossSumFixed\x12'\n" +
+	"\x0foverlap_seconds\x18\b \x01(\x01R\x0eoverlapSeconds\"\x89\x01\n" +
 	"\x0fEvaluateRequest\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +

@@ -323,6 +323,7 @@
         element("td", {}, integer(w.samples_per_second)),
         element("td", {}, millis(w.compute_seconds)),
         element("td", {}, millis(w.allreduce_seconds)),
+        element("td", {}, millis(w.overlap_seconds)),
         element("td", { class: "text mono" }, w.address),
       );
       rows.append(row);
