@@ -403,7 +403,7 @@ func fixtureStatus(epochs, workers, steps, events int) coordinator.Status {
 	for e := 1; e <= epochs; e++ {
 		x := float64(e)
 		s.History = append(s.History, coordinator.EpochStats{
-			Epoch: e, Samples: 60000, Seconds: 20 + rng.Float64(),
+			Epoch: e, Samples: 60000, TrainSamples: 60000, Seconds: 20 + rng.Float64(),
 			TrainLoss: 0.4/x + 0.01*rng.Float64(), TrainAccuracy: 1 - 0.1/x,
 			TestLoss:     0.2/x + 0.08 + 0.002*max(x-float64(epochs)/3, 0),
 			TestAccuracy: 0.97 - 0.05/x + 0.002*rng.Float64(),
@@ -507,13 +507,26 @@ func TestDashboardFixtureInBrowser(t *testing.T) {
 	}
 	b.checkConsole(t)
 
+	// An epoch resumed without its earlier train sums has no train values
+	// to draw, while its test values stay.
+	resumed := fixtureStatus(3, 2, 40, 3)
+	resumed.History[1].TrainSamples = 0
+	fixture.set(t, resumed)
+	v = b.waitPolls(t, deadline, 2)
+	if got, want := v.Points["train-loss"], len(resumed.History)-1; got != want {
+		t.Errorf("epoch without train samples: train-loss chart has %d points, want %d", got, want)
+	}
+	if got, want := v.Points["test-loss"], len(resumed.History); got != want {
+		t.Errorf("epoch without train samples: test-loss chart has %d points, want %d", got, want)
+	}
+
 	// A failing status shows a message and keeps the last job on the page.
 	fixture.set(t, nil)
 	v = b.waitPolls(t, deadline, 2)
 	if v.Connection == "" {
 		t.Error("no connection message after the status failed")
 	}
-	if got := v.Points["train-loss"]; got != len(small.History) {
-		t.Errorf("after the status failed: train-loss chart has %d points, want the last job's %d", got, len(small.History))
+	if got := v.Points["test-loss"]; got != len(resumed.History) {
+		t.Errorf("after the status failed: test-loss chart has %d points, want the last job's %d", got, len(resumed.History))
 	}
 }
