@@ -109,6 +109,9 @@ def machine():
 
 M = machine()
 facts = {}
+# goal collects the raw figures that the goals tables compare with their
+# targets, as the sections below compute them.
+goal = {"train": [], "sustained": {}, "ring": {}, "overlap": {}}
 
 # --- Software versions that the reference scripts print about themselves.
 torch_probe = load_json("torch_mlp_mnist_t1.json")
@@ -172,6 +175,7 @@ for model, key in (("mnist-mlp", "mnist"), ("cifar10-mlp", "cifar")):
             facts[f"train_{key}_{batch}_t{threads}"] = fmt_int(rt)
             facts[f"train_{key}_{batch}_t{threads}_random"] = fmt_int(rand_in)
             allocs = median(step[(f"BenchmarkTrainStepData/{model}/batch={batch}", threads)], "allocs/op")
+            goal["train"].append((model, batch, threads, rt / ftz, allocs))
             train_rows.append([model, batch, threads, fmt_int(rt), fmt_int(rand_in), fmt_int(pt), fmt_int(ftz),
                                ratio(rt, pt), ratio(rt, ftz), fmt_int(allocs)])
 train_md = table(["model", "batch", "threads", "ringtrain samples/s", "ringtrain, random inputs", "PyTorch",
@@ -206,6 +210,7 @@ def sustained_section():
             }
         epochs = refs["ftz"]["epochs"]
         out[f"sustained_t{threads}_ratio"] = ratio(go["samples/s"], refs["ftz"]["whole"])
+        goal["sustained"][threads] = (go["samples/s"] / refs["ftz"]["whole"], epochs)
         out["sustained_epochs"] = str(epochs)
         rows.append([threads, epochs, fmt_int(go["samples/s"]), fmt_int(go["last-epoch-samples/s"]),
                      fmt_int(refs["plain"]["whole"]), fmt_int(refs["plain"]["last"]),
@@ -415,6 +420,7 @@ def allreduce_processes():
             facts[f"arp_{size}_n{n}_busbw"] = fmt(bus)
             facts[f"arp_{size}_n{n}_ms"] = fmt(ms)
             facts[f"arp_{size}_n{n}_iperf"] = ratio(bus, iperf[1])
+            goal["ring"][(size, n)] = (bus / gbus, bus / iperf[1], gms / ms, median(runs, "member-allocs/op"))
             rows.append([size, n, fmt(ms), fmt(gms), ratio(gms, ms), fmt(bus), fmt(gbus), ratio(bus, gbus),
                          ratio(bus, iperf[1]), fmt(median(runs, "member-allocs/op"), 1),
                          fmt_int(median(runs, "member-B/op"))])
@@ -432,7 +438,7 @@ iperf_md = (f"iperf3 over 127.0.0.1, 10 s each: {fmt(iperf[1])} GB/s with one TC
 # or, where bench/scaling could not run, the reason it gave.
 SCALING_TABLES = ("scaling_params", "scaling_validation", "scaling_prediction", "scaling_memory")
 SCALING_FACTS = ("scaling_date", "scaling_alpha_us", "scaling_error_plain", "scaling_error_same",
-                 "scaling_error_same_median")
+                 "scaling_error_same_median", "scaling_memory_ratio_mnist", "scaling_memory_ratio_cifar10")
 
 
 def scaling():
@@ -470,6 +476,7 @@ def overlap_tables():
         facts[f"overlap_{key}_step_ms"] = fmt(step)
         facts[f"overlap_{key}_apart_ms"] = fmt(apart)
         facts[f"overlap_{key}_ratio"] = ratio(step, apart)
+        goal["overlap"][model] = (step, apart)
         target_rows.append([model, fmt(step), fmt(median(sequential, "compute-ms")),
                             fmt(median(sequential, "allreduce-ms")), fmt(apart), ratio(step, apart),
                             "yes" if step < apart else "no"])
@@ -481,6 +488,59 @@ def overlap_tables():
 
 
 overlap_md, overlap_target_md = overlap_tables()
+
+# --- Goals: one table per performance target, each figure beside its
+# target, from the sections above.
+def verdict(ok):
+    return "yes" if ok else "no"
+
+
+def goals_tables():
+    out = {}
+    rows = []
+    for model, batch, threads, r, _ in goal["train"]:
+        target = 1.2 if model == "mnist-mlp" else 1.0
+        rows.append([model, batch, threads, "one step", f"{r:.2f}", f"≥ {target}", verdict(r >= target)])
+    for threads, (r, epochs) in sorted(goal["sustained"].items()):
+        rows.append(["cifar10-mlp", 64, threads, f"{epochs} epochs", f"{r:.2f}", "≥ 1.0", verdict(r >= 1.0)])
+    out["goal_train"] = table(["model", "batch", "threads", "measured over", "ringtrain / PyTorch FTZ", "target",
+                               "met"], rows)
+
+    rows = []
+    for size in ("7.9MB", "64MB"):
+        for n in (2, 3, 4):
+            r = goal["ring"][(size, n)][0]
+            rows.append([f"bus bandwidth / gloo's, {size}", n, f"{r:.2f}", "≥ 1.5", verdict(r >= 1.5)])
+    for size in ("7.9MB", "64MB"):
+        r = goal["ring"][(size, 2)][1]
+        rows.append([f"bus bandwidth / one iperf3 stream, {size}", 2, f"{r:.2f}", "≥ 0.8", verdict(r >= 0.8)])
+    for n in (2, 3, 4):
+        r = goal["ring"][("340KB", n)][2]
+        rows.append(["gloo's time / ringtrain's, 340 KB", n, f"{r:.2f}", "≥ 1.0", verdict(r >= 1.0)])
+    out["goal_ring"] = table(["figure (one process per member)", "N", "measured", "target", "met"], rows)
+
+    rows = []
+    for model, (step, apart) in goal["overlap"].items():
+        rows.append([model, fmt(step), fmt(apart), f"{step / apart:.2f}", "< 1.0", verdict(step < apart)])
+    out["goal_overlap"] = table(["model, 3 workers", "overlapped ms/step", "compute + all-reduce ms, apart",
+                                 "ratio", "target", "met"], rows)
+
+    rows = []
+    for key, label in (("mnist", "mnist-mlp"), ("cifar10", "cifar10-mlp")):
+        r = facts.get(f"scaling_memory_ratio_{key}", "n/a")
+        ok = r != "n/a" and float(r) <= 2.0
+        rows.append([f"peak resident memory / (model state + input buffer), {label}", r, "≤ 2.0", verdict(ok)])
+    step_allocs = max(a for *_, a in goal["train"])
+    rows.append(["allocations per training step, most of any row above", fmt_int(step_allocs), "0",
+                 verdict(step_allocs == 0)])
+    for size in ("340KB", "7.9MB"):
+        a = goal["ring"][(size, 2)][3]
+        rows.append([f"allocations per member and all-reduce, {size}, N = 2", fmt(a, 1), "0", verdict(a == 0)])
+    out["goal_memory"] = table(["figure", "measured", "target", "met"], rows)
+    return out
+
+
+goals = goals_tables()
 
 sections = {
     "machine": machine_md,
@@ -501,9 +561,11 @@ sections = {
 }
 sections["overlap_table"] = overlap_md
 sections["overlap_target"] = overlap_target_md
+sections.update(goals)
 values = {**sections, **facts}
 
-titles = (("Machine", "machine"), ("Contention", "contention"), ("Training step", "train_table"),
+titles = (("Goal: training speed", "goal_train"), ("Goal: all-reduce", "goal_ring"),
+          ("Goal: overlap", "goal_overlap"), ("Goal: memory", "goal_memory"), ("Machine", "machine"), ("Contention", "contention"), ("Training step", "train_table"),
           ("Sustained training, cifar10-mlp", "sustained_table"),
           ("Matrix products", "gemm_table"),
           ("Profile: cifar10-mlp step, batch 256, 1 thread", "profile_nn_cifar"),

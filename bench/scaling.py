@@ -232,7 +232,7 @@ with open(path("memory.tsv")) as f:
     for line in f:
         name, _, rss, hwm, anon, file_kib = line.rstrip("\n").split("\t")
         memory.setdefault(name, []).append((int(rss), int(hwm), int(anon), int(file_kib)))
-mem_rows = []
+mem_rows, peak_ratio = [], {}
 for dataset, label in MODELS:
     s = shape[dataset]
     state = 4 * 4 * s["params"]
@@ -246,6 +246,7 @@ for dataset, label in MODELS:
         anon = max(m[2] for m in rows) * 1024
         file_bytes = max(m[3] for m in rows) * 1024
         ratio = hwm / (state + buffer)
+        peak_ratio[dataset] = max(peak_ratio.get(dataset, 0), ratio)
         mem_rows.append([f"`{label}`", r["workers"], fmt(state / 2**20), fmt(buffer / 2**20),
                          fmt(rss / 2**20), fmt(hwm / 2**20), fmt(anon / 2**20), fmt(file_bytes / 2**20),
                          f"{ratio:.1f}"])
@@ -257,6 +258,8 @@ facts["scaling_error_plain"] = f"{max(errors_plain):.0%}" if errors_plain else "
 facts["scaling_error_same"] = f"{max(errors_same):.0%}" if errors_same else "n/a"
 facts["scaling_error_same_median"] = (f"{sorted(errors_same)[len(errors_same) // 2]:.0%}"
                                       if errors_same else "n/a")
+for dataset, r in peak_ratio.items():
+    facts[f"scaling_memory_ratio_{dataset}"] = f"{r:.1f}"
 with open(path("date.txt")) as f:
     facts["scaling_date"] = f.read().strip()
 
