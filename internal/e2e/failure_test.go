@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,23 +153,8 @@ func TestWorkerKilledDuringTraining(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
-	bin := buildCommands(t)
-	dir := t.TempDir()
-	gossip, httpAddr := freeAddr(t), freeAddr(t)
-	workers := startWorkerProcesses(t, bin, gossip, 3)
-	coord := startProcess(t, "coordinator", filepath.Join(bin, "coordinator"), coordinatorArgs(t, gossip, httpAddr, dir,
-		"--epochs", "2", "--train-samples", "12000", "--test-samples", "2000", "--min-workers", "2")...)
-
-	waitStatus(t, ctx, httpAddr, "step 100", func(s coordinator.Status) bool { return s.Step >= 100 })
-	killed := time.Now()
-	if err := workers[1].cmd.Process.Kill(); err != nil {
-		t.Fatalf("kill worker: %v", err)
-	}
-	s := waitStatus(t, ctx, httpAddr, "a new generation", func(s coordinator.Status) bool { return s.Generation > 1 && s.State == coordinator.StateTraining })
-	t.Logf("ring re-formed %v after SIGKILL, at step %d", time.Since(killed).Round(time.Millisecond), s.Step)
-
-	waitExit(t, ctx, coord, "coordinator")
-	s = readHistory(t, dir)
+	s := runWithKilledWorker(t, ctx, 100, 1,
+		"--epochs", "2", "--train-samples", "12000", "--test-samples", "2000")
 	if s.Generation < 2 {
 		t.Errorf("generation = %d, want at least 2 after a failure", s.Generation)
 	}
@@ -178,6 +164,32 @@ func TestWorkerKilledDuringTraining(t *testing.T) {
 		t.Error("history counts no failure, want the killed worker's")
 	}
 	checkReplicas(t, ctx, s)
+}
+
+// runWithKilledWorker runs a coordinator process with args and three worker
+// processes, SIGKILLs worker victim once step killAt has committed, waits
+// for the ring to re-form and the job to end, and returns the final status.
+func runWithKilledWorker(t *testing.T, ctx context.Context, killAt uint64, victim int, args ...string) coordinator.Status {
+	t.Helper()
+	bin := buildCommands(t)
+	dir := t.TempDir()
+	gossip, httpAddr := freeAddr(t), freeAddr(t)
+	workers := startWorkerProcesses(t, bin, gossip, 3)
+	args = append(args, "--min-workers", "2")
+	coord := startProcess(t, "coordinator", filepath.Join(bin, "coordinator"), coordinatorArgs(t, gossip, httpAddr, dir, args...)...)
+
+	waitStatus(t, ctx, httpAddr, fmt.Sprintf("step %d", killAt), func(s coordinator.Status) bool { return s.Step >= killAt })
+	killed := time.Now()
+	if err := workers[victim].cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill worker: %v", err)
+	}
+	s := waitStatus(t, ctx, httpAddr, "a new generation", func(s coordinator.Status) bool {
+		return s.Generation > 1 && s.State == coordinator.StateTraining
+	})
+	t.Logf("ring re-formed %v after SIGKILL, at step %d", time.Since(killed).Round(time.Millisecond), s.Step)
+
+	waitExit(t, ctx, coord, "coordinator")
+	return readHistory(t, dir)
 }
 
 func TestWorkerPausedWithoutReset(t *testing.T) {

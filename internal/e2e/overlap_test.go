@@ -2,11 +2,7 @@ package e2e_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/ringtrain/ringtrain/internal/coordinator"
 )
 
 // overlapModel has four layers of 50,240, 33,280, 262,656 and 5,130
@@ -63,26 +59,8 @@ func TestOverlapWorkerKilled(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
-	bin := buildCommands(t)
-	dir := t.TempDir()
-	gossip, httpAddr := freeAddr(t), freeAddr(t)
-	workers := startWorkerProcesses(t, bin, gossip, 3)
-	coord := startProcess(t, "coordinator", filepath.Join(bin, "coordinator"), coordinatorArgs(t, gossip, httpAddr, dir,
-		"--model", overlapModel, "--epochs", "1", "--train-samples", "6000", "--test-samples", "1000",
-		"--min-workers", "2")...)
-
-	waitStatus(t, ctx, httpAddr, "step 30", func(s coordinator.Status) bool { return s.Step >= 30 })
-	killed := time.Now()
-	if err := workers[2].cmd.Process.Kill(); err != nil {
-		t.Fatalf("kill worker: %v", err)
-	}
-	s := waitStatus(t, ctx, httpAddr, "a new generation", func(s coordinator.Status) bool {
-		return s.Generation > 1 && s.State == coordinator.StateTraining
-	})
-	t.Logf("ring re-formed %v after SIGKILL, at step %d", time.Since(killed).Round(time.Millisecond), s.Step)
-
-	waitExit(t, ctx, coord, "coordinator")
-	s = readHistory(t, dir)
+	s := runWithKilledWorker(t, ctx, 30, 2,
+		"--model", overlapModel, "--epochs", "1", "--train-samples", "6000", "--test-samples", "1000")
 	checkHistory(t, s, 1, 6000, 0.7)
 	checkStepCount(t, s, 1, 6000)
 	if failures := countFailures(s); failures == 0 {
