@@ -42,11 +42,11 @@
 // before the local call has started, so that no member's sending waits for
 // a slower member.
 //
-// The frames travel without copies in this package. The sender registers a
-// gRPC codec for its Exchange streams that hands grpc the vector's own
-// memory as a frame's data on little-endian machines, and the receiving
-// handler keeps grpc's receive buffers in the inbox, from which the call
-// adds or copies values directly. grpc reads a sent region after SendMsg
+// The frames travel without copies in this package. On little-endian
+// machines the sender's gRPC codec for Exchange streams hands grpc the
+// vector's own memory as a frame's data. The receiving handler keeps grpc's
+// receive buffers in the inbox, and the call adds or copies values straight
+// from them. grpc reads a sent region after SendMsg
 // returns. That is safe because a member rewrites a region only after the
 // next rank has received it (ring.go gives the argument), and a call
 // returns only after grpc has released every frame it sent. The wire bytes
